@@ -660,6 +660,58 @@ out:
 	free(before);
 }
 
+/* Gateways as real CPEs get them: an ECMP IPv4 default over both links, an
+ * IPv6 default via a router's link-local address, a point-to-point link
+ * with `default dev IF` and no gateway. */
+static void t_wan_gateways(struct mpc_nl *nl)
+{
+	struct mpc_nl_wan_result res;
+	char *before, *out;
+	int idx[3];
+
+	if (!ASSERT_TRUE(mk_veth("wan0") && mk_veth("wan1") && mk_veth("ppp0"), "links") ||
+	    !ASSERT_OK(sh("ip addr add 198.51.100.2/26 dev wan0 && "
+			  "ip addr add 198.51.100.66/26 dev wan1 && "
+			  "ip addr add 2001:db8:11::2/64 dev wan0 nodad && "
+			  "ip addr add 203.0.113.2 peer 203.0.113.1 dev ppp0 && "
+			  "ip route add default nexthop via 198.51.100.1 dev wan0 "
+			  "nexthop via 198.51.100.65 dev wan1 && "
+			  "ip route add default dev ppp0 metric 300 && "
+			  "ip -6 route add default via fe80::1 dev wan0"),
+		       "addresses and routes"))
+		return;
+	before = snapshot();
+	idx[0] = ifidx(nl, "wan0");
+	idx[1] = ifidx(nl, "wan1");
+	idx[2] = ifidx(nl, "ppp0");
+	if (!ASSERT_OK(mpc_nl_setup_wan_links(nl, idx, 3, NULL, &res), "setup")) {
+		printf("# %s\n", mpc_nl_errmsg(nl));
+		goto out;
+	}
+	ASSERT_TRUE(find_route(nl, AF_INET, 0x6d70, "0.0.0.0", 0, "198.51.100.1", idx[0],
+			       RTN_UNICAST),
+		    "ECMP leg 1 -> table of wan0");
+	ASSERT_TRUE(find_route(nl, AF_INET, 0x6d71, "0.0.0.0", 0, "198.51.100.65", idx[1],
+			       RTN_UNICAST),
+		    "ECMP leg 2 -> table of wan1");
+	ASSERT_TRUE(find_route(nl, AF_INET6, 0x6d70, "::", 0, "fe80::1", idx[0], RTN_UNICAST),
+		    "v6 default via link-local gateway");
+	ASSERT_TRUE(find_route(nl, AF_INET, 0x6d72, "0.0.0.0", 0, NULL, idx[2], RTN_UNICAST),
+		    "ppp0: default dev ppp0");
+	ASSERT_FALSE(wan_addr(&res, 2, AF_INET)->has_gw, "ppp0 reported without gateway");
+	ASSERT_EQ(res.limits_after.subflows >= 2, 1, "subflows >= links-1");
+	out = sh_out("ip route get 192.0.2.99 from 203.0.113.2");
+	ASSERT_TRUE(strstr(out, "dev ppp0") != NULL, "traffic from ppp0's address leaves by ppp0");
+	free(out);
+	out = sh_out("ip -6 route get 2001:db8:2::9 from 2001:db8:11::2");
+	ASSERT_TRUE(strstr(out, "via fe80::1 dev wan0") != NULL, "v6 via link-local");
+	free(out);
+	ASSERT_OK(mpc_nl_undo_all(nl), "undo");
+	snapshot_same(before, "after undo");
+out:
+	free(before);
+}
+
 static void t_idempotent(struct mpc_nl *nl)
 {
 	struct mpc_nl_wan_result res;
@@ -1192,6 +1244,7 @@ void test_netlink(void)
 	run("endpoints", t_endpoints, true);
 	run("wan_setup_undo", t_wan_setup, true);
 	run("wan_options", t_wan_options, true);
+	run("wan_gateways", t_wan_gateways, true);
 	run("idempotent", t_idempotent, true);
 	run("partial_failure", t_partial_failure, true);
 	run("rules_routes", t_rules_routes, false);
