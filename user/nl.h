@@ -209,9 +209,11 @@ int mpc_nl_link_get(struct mpc_nl *nl, int ifindex, const char *name, struct mpc
 /* Name of ifindex into buf (IF_NAMESIZE), or "if<N>" when unknown. */
 const char *mpc_nl_ifname(struct mpc_nl *nl, int ifindex, char *buf);
 
-/* Addresses of ifindex (0 = all) in family (AF_UNSPEC = both): IPv4, and
- * IPv6 of global scope that are neither tentative-failed, deprecated nor
- * temporary. Primary IPv4 first. *out is malloc()ed; returns the count. */
+/* Addresses of ifindex (0 = all) in family (AF_UNSPEC = both): IPv4 (IFA_LOCAL,
+ * so the local end of a point-to-point link), and IPv6 of global scope that
+ * are not tentative (unless optimistic), DAD-failed, deprecated or temporary.
+ * Primary IPv4 first, then secondary IPv4, then IPv6. *out is malloc()ed;
+ * returns the count. */
 int mpc_nl_addr_list(struct mpc_nl *nl, int ifindex, int family, struct mpc_nl_ifaddr **out);
 
 /* Routes of table (0 = all) in family with output interface oif (0 = any);
@@ -301,7 +303,8 @@ int mpc_nl_setup_wan_links(struct mpc_nl *nl, const int *ifindexes, int n,
  *   ip rule add fwmark MARK/MASK lookup TABLE prio PRIO
  *   ip route add local 0.0.0.0/0 dev lo table TABLE   (and ::/0)
  * mask 0 means 0xffffffff. Recorded under MPC_NL_REC_LOCAL; a kernel
- * without IPv6 gets the IPv4 half only (with a warning).
+ * without IPv6, or with IPv6 disabled on lo, gets the IPv4 half only (with a
+ * warning). Halves that already exist are left alone and not recorded.
  */
 int mpc_nl_setup_local_routing(struct mpc_nl *nl, uint32_t mark, uint32_t mask, uint32_t table,
 			       uint32_t prio);

@@ -361,8 +361,11 @@ int mpc_nl_setup_local_routing(struct mpc_nl *nl, uint32_t mark, uint32_t mask, 
 		r.type = RTN_LOCAL;
 		r.oif = lo;
 		err = mpc_nl_route_add(nl, &r, MPC_NL_REC_LOCAL);
-		if (err == -EAFNOSUPPORT && families[f] == AF_INET6) {
-			pr_warn("IPv6 is not available: local delivery routing for IPv4 only\n");
+		/* no IPv6 in the kernel (EAFNOSUPPORT) or disabled on lo
+		 * (EACCES): an IPv4-only box still works */
+		if ((err == -EAFNOSUPPORT || err == -EACCES) && families[f] == AF_INET6) {
+			pr_warn("IPv6 unavailable (%s): local delivery routing for IPv4 only\n",
+				mpc_nl_errmsg(nl));
 			err = 0;
 			break;
 		}

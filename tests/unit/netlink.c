@@ -990,6 +990,13 @@ static void t_local_routing(struct mpc_nl *nl)
 	free(out);
 	ASSERT_OK(mpc_nl_undo_all(nl), "undo");
 	snapshot_same(before, "after undo, exact-mark rule kept");
+
+	/* IPv6 disabled: the IPv4 half alone, no error */
+	ASSERT_OK(sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1"),
+		  "disable IPv6 in this netns");
+	ASSERT_OK(mpc_nl_setup_local_routing(nl, 0x200, 0, 102, 92), "setup without IPv6");
+	ASSERT_EQ(mpc_nl_journal_len(nl), 2, "IPv4 route + rule");
+	ASSERT_OK(mpc_nl_undo_all(nl), "undo");
 out:
 	free(before);
 }
