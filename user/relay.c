@@ -270,10 +270,20 @@ static void side_close(struct mpc_conn *c, struct mpc_side *s, bool rst)
 	s->ev.fd = -1;
 }
 
+static void call_on_close(struct mpc_conn *c)
+{
+	void (*fn)(struct mpc_conn *c) = c->on_close;
+
+	c->on_close = NULL;
+	if (fn)
+		fn(c);
+}
+
 static void conn_free_now(struct mpc_conn *c)
 {
 	struct mpc_relay *r = c->r;
 
+	call_on_close(c);
 	mpc_timer_cancel(&c->timer);
 	unbind(c);
 	pipe_drop(r, &c->up);
@@ -288,10 +298,12 @@ static void conn_free_now(struct mpc_conn *c)
 	mpc_list_add_tail(&r->zombies, &c->node);
 }
 
+
 void mpc_conn_abort(struct mpc_conn *c)
 {
 	if (c->state == MPC_CS_DEAD)
 		return;
+	call_on_close(c);
 	if (c->state == MPC_CS_RELAY)
 		mpc_dcount(c->r, MPC_D_RESET);
 	side_close(c, &c->a, true);
@@ -301,6 +313,7 @@ void mpc_conn_abort(struct mpc_conn *c)
 
 static void conn_close(struct mpc_conn *c)
 {
+	call_on_close(c);
 	mpc_dcount(c->r, MPC_D_CLOSED);
 	side_close(c, &c->a, false);
 	side_close(c, &c->b, false);
@@ -337,6 +350,7 @@ void mpc_conn_linger(struct mpc_conn *c)
 {
 	struct mpc_relay *r = c->r;
 
+	call_on_close(c);
 	side_close(c, &c->b, true);
 	pipe_drop(r, &c->up);
 	pipe_drop(r, &c->down);
@@ -589,6 +603,7 @@ void mpc_relay_fini(struct mpc_relay *r)
 	{
 		struct mpc_conn *c = container_of(pos, struct mpc_conn, node);
 
+		call_on_close(c);
 		/* shutting down: RST both sides so peers learn at once */
 		side_close(c, &c->a, true);
 		side_close(c, &c->b, true);

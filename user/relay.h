@@ -78,6 +78,10 @@ struct mpc_conn {
 	struct mpc_timer timer;		/* handshake or linger deadline */
 	void *priv;			/* handshake state, freed by the owner */
 	void (*priv_free)(struct mpc_conn *c);
+	void *ext;			/* role data kept for the whole life */
+	/* called once, before the sockets are closed (last chance to read
+	 * their counters); it frees ext */
+	void (*on_close)(struct mpc_conn *c);
 
 	/* binding (mpc_bind) fields */
 	uint64_t cookie;
