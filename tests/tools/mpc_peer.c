@@ -100,6 +100,7 @@
 #define HTTP_REQ_MAX 8192
 #define ACCEPT_BATCH 64
 #define READ_BATCH 16 /* reads per wakeup, so one connection cannot starve others */
+#define WRITE_BATCH 16 /* sends per wakeup, likewise */
 #define MPTCP_SAMPLE_MS 10
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -539,6 +540,8 @@ static void tx_account(struct conn *c, const uint8_t *p, size_t n)
 /* Send what can be sent; 0, or -1 when the connection failed. */
 static int do_write(struct conn *c)
 {
+	int sends = 0;
+
 	for (;;) {
 		const uint8_t *p;
 		bool staged = false;
@@ -567,6 +570,11 @@ static int do_write(struct conn *c)
 			continue;
 		} else {
 			break;
+		}
+		if (sends++ == WRITE_BATCH) {
+			/* fairness: let the other connections run, come back on EPOLLOUT */
+			c->want_out = true;
+			return 0;
 		}
 		w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
