@@ -250,6 +250,8 @@ lab_create() {
 	# the conc's routes to the CPE side for the return path
 	nsx "$NS_CONC" ip route add 198.51.100.0/24 via $CPE_WAN1_4 2>/dev/null
 	# an unreachable network: srv answers with ICMP host unreachable
+	# (no ICMP rate limit, so back-to-back error tests all get theirs)
+	nsx "$NS_SRV" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
 	nsx "$NS_SRV" ip route add unreachable 203.0.113.64/26
 	nsx "$NS_SRV" ip -6 route add unreachable 2001:db8:3::/64
 
