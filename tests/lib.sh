@@ -25,7 +25,8 @@
 # adds the per-link source routing itself. Every wait is bounded.
 #
 # Case helpers print unnumbered TAP for tests/run:
-#   tcase NAME      start a case (returns 1 when filtered out by $MPC_CASES)
+#   tcase NAME      start a case (returns 1 when filtered out by $MPC_CASES,
+#                   '|'-separated substrings of case names)
 #   pass / fail MSG / skip REASON    end the current case
 #   check DESC CMD...                one-shot case from a command's status
 
@@ -295,13 +296,13 @@ mount_bpffs() {
 
 # ---- TAP case helpers ------------------------------------------------
 
-# tcase NAME: begin a case. MPC_CASES (space separated substrings) filters.
+# tcase NAME: begin a case. MPC_CASES ('|'-separated substrings) filters.
 tcase() {
 	[ -n "$MPC_CASE" ] && [ "$MPC_CASE_DONE" = 0 ] && fail "no verdict"
 	MPC_CASE=$1
 	MPC_CASE_DONE=0
 	if [ -n "${MPC_CASES:-}" ]; then
-		local f
+		local f IFS='|'
 		for f in $MPC_CASES; do
 			case $1 in *"$f"*) return 0 ;; esac
 		done
