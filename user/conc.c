@@ -366,6 +366,7 @@ static void conc_connected(struct mpc_conn *c)
 		c->bflags |= MPC_BF_UP_MPTCP;
 	if (hs->cached_tcp)
 		c->bflags |= MPC_BF_DOWN_CACHED;
+	c->bflags |= MPC_BF_ESTABLISHED;
 
 	/* Fallback cache (protocol.md §3): MP_CAPABLE was offered and the
 	 * connection ended up plain TCP. SYN retransmissions mean the
