@@ -53,20 +53,22 @@ static __always_inline void local_route(struct __sk_buff *skb)
 	skb->mark = mpc_local_mark;
 }
 
-/* Is there a local non-listening socket (request, established, time
- * wait) for this packet's own 4-tuple? A listener found by the lookup's
- * second stage only means the port is open here, not that the flow is. */
-static __always_inline bool own_flow(struct __sk_buff *skb, struct mpc_pkt *p)
+enum { OWN_NONE, OWN_FLOW, OWN_LISTENER };
+
+/* What local socket does this packet's own 4-tuple find? A connection
+ * (request, established, time wait: OWN_FLOW), or only a listener on the
+ * destination (OWN_LISTENER: the port is open here, the flow is not). */
+static __always_inline int own_sock(struct __sk_buff *skb, struct mpc_pkt *p)
 {
 	struct bpf_sock *sk;
-	bool hit;
+	int r;
 
 	sk = bpf_skc_lookup_tcp(skb, &p->tuple, tuple_len(p), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
-		return false;
-	hit = sk->state != BPF_TCP_LISTEN;
+		return OWN_NONE;
+	r = sk->state == BPF_TCP_LISTEN ? OWN_LISTENER : OWN_FLOW;
 	bpf_sk_release(sk);
-	return hit;
+	return r;
 }
 
 /* Hand a SYN to the transparent listener. Returns the reason. */
@@ -188,22 +190,41 @@ static __always_inline int classify(struct __sk_buff *skb, struct mpc_pkt *p)
 			 * is the wire value read big endian (RFC 8684 §3.2). */
 			__u32 tok = bpf_ntohl(p->join_token);
 
+			int own;
+
 			if (!bpf_map_lookup_elem(&mpc_tokens, &tok))
 				return MPC_R_PICK_JOIN_UNKNOWN;
+			own = own_sock(skb, p);
 			/* a retransmitted SYN finds its request socket */
-			if (own_flow(skb, p))
+			if (own == OWN_FLOW)
 				goto flow;
+			/*
+			 * A join to a local listener: an address this box
+			 * announced (ADD_ADDR with a port, served by the path
+			 * manager's own listener). Deliver it there; the
+			 * kernel accepts a join on a port other than the
+			 * connection's only from a listener whose address
+			 * and port the connection announced
+			 * (mptcp_pm_sport_in_anno_list()), which is also why
+			 * a join to the server's address, steered to the
+			 * daemon's listener below, is refused by this kernel
+			 * (MPTcpExtMismatchPortSynRx) unless the ports agree.
+			 */
+			if (own == OWN_LISTENER) {
+				local_route(skb);
+				return MPC_R_PICK_JOIN;
+			}
 			return steer(skb, p, MPC_R_PICK_JOIN);
 		}
 		if (p->flags & MPC_PF_MPC) {
 			if (!(p->flags & MPC_PF_PREFER))
 				return MPC_R_PICK_NATIVE;
-			if (own_flow(skb, p))
+			if (own_sock(skb, p) == OWN_FLOW)
 				goto flow;
 			return steer(skb, p, MPC_R_PICK_SYN);
 		}
 	}
-	if (!own_flow(skb, p))
+	if (own_sock(skb, p) != OWN_FLOW)
 		return MPC_R_PICK_PLAIN;
 flow:
 	local_route(skb);

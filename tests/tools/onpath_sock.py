@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """MPTCP endpoints for the on-path netns tests (protocol.md §9 constants).
 
-  onpath_sock.py server ADDR PORT [--transparent]
-      MPTCP listener; echoes each connection's data back. Per accepted
+  onpath_sock.py server ADDR[,ADDR...] PORT [--transparent]
+      MPTCP listener(s); echoes each connection's data back. Per accepted
       connection prints one JSON line: local (getsockname: the original
       destination for a transparent listener), peer, mptcp (MPTCP_INFO
       answered), token, fallback, subflows (at close).
   onpath_sock.py client ADDR PORT [--mark M] [--msg TEXT] [--subflows N]
-                 [--timeout S]
+                 [--timeout S] [--bind ADDR]
       MPTCP connection with SO_MARK M; sends TEXT, checks the echo, waits
       (bounded) until the connection has N subflows, prints one JSON line
       (echo_ok, token, fallback, subflows, local). Exit 0 iff echo_ok.
@@ -73,29 +73,46 @@ def serve_one(c, peer):
     c.close()
 
 
-def server(addr, port, transparent):
+def server(addrs, port, transparent):
+    ls = [listener(a, port, transparent) for a in addrs.split(",")]
+    for s in ls[1:]:
+        threading.Thread(target=accept_loop, args=(s,), daemon=True).start()
+    accept_loop(ls[0])
+
+
+def listener(addr, port, transparent):
     fam = family(addr)
     s = socket.socket(fam, socket.SOCK_STREAM, IPPROTO_MPTCP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if transparent:
         if fam == socket.AF_INET6:
-            s.setsockopt(socket.SOL_IPV6, IPV6_TRANSPARENT, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_TRANSPARENT, 1)
         else:
             s.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
     s.bind((addr, port))
     s.listen(64)
     print(json.dumps({"listening": "%s:%d" % (addr, port)}), flush=True)
+    return s
+
+
+def accept_loop(s):
     while True:
         c, peer = s.accept()
         threading.Thread(target=serve_one, args=(c, peer), daemon=True).start()
 
 
-def client(addr, port, mark, msg, want_subflows, timeout):
+def client(addr, port, mark, msg, want_subflows, timeout, bind):
     s = socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_MPTCP)
     if mark:
         s.setsockopt(socket.SOL_SOCKET, SO_MARK, mark)
+    if bind:
+        s.bind((bind, 0))
     s.settimeout(timeout)
-    s.connect((addr, port))
+    try:
+        s.connect((addr, port))
+    except OSError as e:
+        print(json.dumps({"echo_ok": False, "error": str(e)}), flush=True)
+        return 1
     data = msg.encode()
     s.sendall(data)
     got = b""
@@ -124,7 +141,7 @@ def main():
         sys.exit(__doc__)
     mode, addr, port = a[0], a[1], int(a[2])
     opts = {"--mark": "0", "--msg": "hello through the MCP", "--subflows": "0",
-            "--timeout": "10"}
+            "--timeout": "10", "--bind": ""}
     flags = set()
     i = 3
     while i < len(a):
@@ -138,7 +155,8 @@ def main():
         server(addr, port, "--transparent" in flags)
     elif mode == "client":
         sys.exit(client(addr, port, int(opts["--mark"], 0), opts["--msg"],
-                        int(opts["--subflows"]), float(opts["--timeout"])))
+                        int(opts["--subflows"]), float(opts["--timeout"]),
+                        opts["--bind"]))
     else:
         sys.exit(__doc__)
 
