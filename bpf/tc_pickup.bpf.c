@@ -27,6 +27,7 @@
 
 #include "parse.bpf.h"
 #include "maps.bpf.h"
+#include "skb_parse.bpf.h"
 
 /* The daemon's transparent MPTCP listener (network order addresses; 0 /
  * :: for a wildcard bind) and port (host order). */
@@ -35,8 +36,6 @@ const volatile __be32 mpc_lst_addr4 = 0;
 const volatile __be32 mpc_lst_addr6[4] = {};
 /* skb->mark that the daemon's policy rule routes to the local table. */
 const volatile __u32 mpc_local_mark = 0;
-
-#define MPC_PULL_LEN 256
 
 /* Packets classified from xdp_guard's metadata instead of a parse: lets
  * the tests prove the metadata path is taken (bpftool map dump .bss). */
@@ -235,16 +234,12 @@ SEC("tc")
 int mpc_tc_pickup(struct __sk_buff *skb)
 {
 	struct mpc_pkt p = {};
-	__u32 want;
 	int r;
 
 	if (from_meta(skb, &p)) {
 		__sync_fetch_and_add(&mpc_pick_meta, 1);
 	} else {
-		want = skb->len < MPC_PULL_LEN ? skb->len : MPC_PULL_LEN;
-		if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
-			bpf_skb_pull_data(skb, want);
-		r = mpc_pick_parse(skb, &p);
+		r = mpc_parse_skb(skb, &p, mpc_pick_parse);
 		if (r != MPC_R_UNSPEC) {
 			mpc_count(r, skb->len);
 			return TC_ACT_OK;

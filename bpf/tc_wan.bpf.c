@@ -29,14 +29,12 @@
 
 #include "parse.bpf.h"
 #include "maps.bpf.h"
+#include "skb_parse.bpf.h"
 
 /* SO_MARK of the daemon's implicit-mode sockets. 0 never matches (the
  * loader refuses it): mark 0 is what every unmarked packet carries. */
 const volatile __u32 mpc_stamp_mark = 0;
 
-/* Headers we want linear before parsing: Ethernet + IPv6 + a few
- * extension headers + a full TCP header. */
-#define MPC_PULL_LEN 256
 
 /* Counters for tests and `bpftool map dump` of .bss (not per CPU: the
  * stamp path is the SYN path). */
@@ -151,7 +149,6 @@ SEC("tc")
 int mpc_tc_wan(struct __sk_buff *skb)
 {
 	struct mpc_pkt p;
-	__u32 want;
 	int r;
 
 	/* The mark test comes first: every packet the CPE sends crosses
@@ -161,11 +158,7 @@ int mpc_tc_wan(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	want = skb->len < MPC_PULL_LEN ? skb->len : MPC_PULL_LEN;
-	if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
-		bpf_skb_pull_data(skb, want);
-
-	r = mpc_wan_parse(skb, &p);
+	r = mpc_parse_skb(skb, &p, mpc_wan_parse);
 	if (r != MPC_R_UNSPEC) {
 		mpc_count(r, skb->len);
 		return TC_ACT_OK;
