@@ -194,7 +194,8 @@ int mpc_pick_attach(struct mpc_pick *p, const char *pin_dir, const int *ifindex,
 	for (i = 0; i < n; i++) {
 		/* XDP first: tc takes its metadata from the first SYN on */
 		if (p->xdp) {
-			err = mpc_attach_xdp(ifindex[i], bpf_program__fd(p->xdp->progs.mpc_xdp_guard),
+			err = mpc_attach_xdp(ifindex[i],
+					     bpf_program__fd(p->xdp->progs.mpc_xdp_guard),
 					     &p->xdp_att[i]);
 			if (err)
 				goto err;

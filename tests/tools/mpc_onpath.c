@@ -186,7 +186,8 @@ int main(int argc, char **argv)
 		}
 		if (sig == SIGCHLD) {
 			if (child > 0 && waitpid(child, &status, WNOHANG) == child) {
-				rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+				rc = WIFEXITED(status) ? WEXITSTATUS(status)
+						       : 128 + WTERMSIG(status);
 				child = -1;
 				break;
 			}
