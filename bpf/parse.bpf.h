@@ -65,23 +65,31 @@ static __always_inline void mpc_map_v4(__u8 *dst, __be32 a)
 }
 
 /*
- * Walk the TCP options of the header at `th` (thlen bytes). The loop bound
- * is the 40-byte option space: each iteration consumes at least one byte,
- * so 40 iterations always reach the end (S9, katran's parse_hdr_opt).
+ * Walk the TCP options of the header at `th` (thlen bytes).
+ *
+ * The loop has no iteration counter on purpose. Each step consumes at least
+ * one byte and the walk stops at optlen <= 40, so it ends within 40 steps
+ * (S9) and the verifier proves that by walking it. A counter compared with
+ * a constant would be a precise register that differs at every iteration,
+ * so the verifier could never prune one path's loop-head state against
+ * another's; with the option kinds branching 7 ways per step that blew the
+ * 1M-instruction limit. Without it, states that only differ in how they
+ * reached the same option offset merge.
  */
 static __always_inline int mpc_parse_opts(void *data_end, struct tcphdr *th, struct mpc_pkt *p)
 {
 	__u8 *opts = (__u8 *)(th + 1);
-	__u32 optlen = p->thlen - MPC_TCP_HDR_MIN;
-	__u32 off = 0;
-	int i;
+	/* 64-bit on purpose: with __u32, clang keeps 64-bit sums and
+	 * compares zero-extended copies, so the bounds the verifier learns
+	 * from a comparison never reach the offset it keeps. */
+	__u64 optlen = p->thlen - MPC_TCP_HDR_MIN;
+	__u64 off = 0;
 
-	for (i = 0; i < MPC_TCP_OPT_MAX; i++) {
-		__u8 *o, kind, len;
+	while (off < optlen) {
+		__u64 kind, len, next;
+		__u8 *o;
 
-		if (off >= optlen)
-			break;
-		/* off < 40 here; the mask lets the verifier see it too */
+		/* off < optlen <= 40; the mask lets the verifier see it too */
 		o = opts + (off & 0x3f);
 		if ((void *)(o + 1) > data_end)
 			return MPC_R_L4_TRUNC;
@@ -92,12 +100,16 @@ static __always_inline int mpc_parse_opts(void *data_end, struct tcphdr *th, str
 			off++;
 			continue;
 		}
+		/* RFC 9293 §3.1: kind and length bytes both inside the
+		 * header, length covers them (>= 2) and the option may not
+		 * run past the data offset. */
+		if (off + 2 > optlen)
+			return MPC_R_OPT_MALFORMED;
 		if ((void *)(o + 2) > data_end)
 			return MPC_R_L4_TRUNC;
 		len = o[1];
-		/* RFC 9293 §3.1: length covers kind and length, so >= 2; an
-		 * option may not run past the header's data offset. */
-		if (len < 2 || off + len > optlen)
+		next = off + len;
+		if (len < 2 || next > optlen)
 			return MPC_R_OPT_MALFORMED;
 		if (kind == TCPOPT_MPTCP_KIND) {
 			__u8 sub;
@@ -126,7 +138,7 @@ static __always_inline int mpc_parse_opts(void *data_end, struct tcphdr *th, str
 				p->prefer_off = MPC_TCP_HDR_MIN + off;
 			}
 		}
-		off += len;
+		off = next;
 		p->opt_used = off;
 	}
 	return MPC_R_UNSPEC;
@@ -137,6 +149,7 @@ static __always_inline int mpc_parse_tcp(void *data, void *data_end, __u32 l4_of
 {
 	struct tcphdr *th = data + l4_off;
 	__u32 thlen;
+	__u8 tf;
 
 	if ((void *)(th + 1) > data_end)
 		return MPC_R_L4_TRUNC;
@@ -149,14 +162,12 @@ static __always_inline int mpc_parse_tcp(void *data, void *data_end, __u32 l4_of
 	p->payload_len = l4_len - thlen;
 	p->sport = bpf_ntohs(th->source);
 	p->dport = bpf_ntohs(th->dest);
-	if (th->syn)
-		p->flags |= MPC_PF_SYN;
-	if (th->ack)
-		p->flags |= MPC_PF_ACK;
-	if (th->rst)
-		p->flags |= MPC_PF_RST;
-	if (th->fin)
-		p->flags |= MPC_PF_FIN;
+	/* Branch-free on purpose: four `if (th->syn)` tests would split the
+	 * verifier's walk into 16 paths whose flags are distinct constants,
+	 * and the option loop below would be walked once for each. */
+	tf = ((__u8 *)th)[13];	/* CWR ECE URG ACK PSH RST SYN FIN */
+	p->flags |= ((tf >> 1) & 1) * MPC_PF_SYN | ((tf >> 4) & 1) * MPC_PF_ACK |
+		    ((tf >> 2) & 1) * MPC_PF_RST | (tf & 1) * MPC_PF_FIN;
 	if (thlen == MPC_TCP_HDR_MIN)
 		return MPC_R_UNSPEC;
 	return mpc_parse_opts(data_end, th, p);

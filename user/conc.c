@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -48,6 +49,7 @@ struct conc_listener {
 };
 
 struct conc {
+	struct mpc_ev icmp4, icmp6;	/* raw sockets: exact ICMP codes */
 	struct mpc_loop loop;
 	struct mpc_relay relay;
 	struct mpc_state st;
@@ -74,6 +76,8 @@ struct conc_hs {
 	struct mpc_cv_msg msg;
 	uint8_t buf[MPC_CV_MAX_LEN];
 	uint16_t have;
+	uint16_t lport;		/* local port toward the server */
+	int16_t icmp_code;	/* ICMP dest-unreach code seen, or -1 */
 };
 
 static struct conc *g_conc;
@@ -213,11 +217,115 @@ static int icmp_code_of(int err, bool v6)
 	}
 }
 
+
+/*
+ * Exact ICMP codes for Error 97. MPTCP sockets refuse IP_RECVERR, so the
+ * code behind an EHOSTUNREACH is not visible on the socket. Raw ICMP
+ * sockets filtered to destination-unreachable receive a copy of each such
+ * message (before TCP acts on it); the quoted header names the pending
+ * connection by its ports and server address.
+ */
+static void icmp_match(const uint8_t *daddr16, uint16_t dport, uint16_t sport, uint8_t code)
+{
+	struct mpc_list *pos, *tmp;
+
+	mpc_list_for_each_safe(pos, tmp, &g_conc->q_connect.head)
+	{
+		struct mpc_conn *c = container_of(pos, struct mpc_conn, timer.node);
+		struct conc_hs *hs = c->priv;
+
+		if (hs && hs->phase == PH_CONNECT && c->sport == dport && hs->lport == sport &&
+		    !memcmp(c->server, daddr16, 16)) {
+			hs->icmp_code = code;
+			return;
+		}
+	}
+}
+
+static void icmp_read(struct mpc_ev *ev, uint32_t events)
+{
+	uint8_t buf[512], a[16];
+	bool v6 = ev == &g_conc->icmp6;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		ssize_t n = recv(ev->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		const uint8_t *q;
+		size_t off;
+
+		if (n <= 0)
+			return;
+		if (!v6) {
+			/* IPv4 raw: outer IP header, ICMP(8), quoted IP, TCP */
+			size_t ihl = (buf[0] & 0x0f) * 4, qihl;
+
+			if ((size_t)n < ihl + 8 + 20 || buf[ihl] != 3)
+				continue;
+			q = buf + ihl + 8;
+			qihl = (q[0] & 0x0f) * 4;
+			off = ihl + 8 + qihl;
+			if (q[9] != IPPROTO_TCP || (size_t)n < off + 4)
+				continue;
+			memset(a, 0, 10);
+			a[10] = a[11] = 0xff;
+			memcpy(a + 12, q + 16, 4);
+			icmp_match(a, (buf[off + 2] << 8) | buf[off + 3],
+				   (buf[off] << 8) | buf[off + 1], buf[ihl + 1]);
+		} else {
+			/* ICMPv6 raw sockets start at the ICMPv6 header */
+			if (n < 8 + 40 + 4 || buf[0] != 1)
+				continue;
+			q = buf + 8;
+			if (q[6] != IPPROTO_TCP)
+				continue;
+			off = 8 + 40;
+			icmp_match(q + 24, (buf[off + 2] << 8) | buf[off + 3],
+				   (buf[off] << 8) | buf[off + 1], buf[1]);
+		}
+	}
+}
+
+static void icmp_open(struct conc *cc)
+{
+	struct icmp6_filter f6;
+	uint32_t f4 = ~(1u << 3); /* ICMP_FILTER blocks the types set */
+
+	cc->icmp4.fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (cc->icmp4.fd >= 0) {
+		setsockopt(cc->icmp4.fd, SOL_RAW, 1 /* ICMP_FILTER */, &f4, sizeof(f4));
+		cc->icmp4.cb = icmp_read;
+		mpc_loop_add(&cc->loop, &cc->icmp4, EPOLLIN);
+	}
+	cc->icmp6.fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+	if (cc->icmp6.fd >= 0) {
+		ICMP6_FILTER_SETBLOCKALL(&f6);
+		ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f6);
+		setsockopt(cc->icmp6.fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f6, sizeof(f6));
+		cc->icmp6.cb = icmp_read;
+		mpc_loop_add(&cc->loop, &cc->icmp6, EPOLLIN);
+	}
+	if (cc->icmp4.fd < 0 || cc->icmp6.fd < 0)
+		pr_info("no raw ICMP socket (%s): Error 97 codes derived from errno\n",
+			strerror(errno));
+}
+
 static void conc_fail_connect(struct mpc_conn *c, int err)
 {
+	struct conc_hs *hs = c->priv;
 	bool v6 = !mpc_addr16_is_v4(c->server);
 	int code;
 
+	/* the ICMP copy may still sit unread in this event batch */
+	if (g_conc->icmp4.fd >= 0)
+		icmp_read(&g_conc->icmp4, EPOLLIN);
+	if (g_conc->icmp6.fd >= 0)
+		icmp_read(&g_conc->icmp6, EPOLLIN);
+	if (hs && hs->icmp_code >= 0) {
+		uint8_t v = (uint8_t)hs->icmp_code;
+
+		reply_error(c, MPC_CV_E_DEST_UNREACH, &v, 1);
+		return;
+	}
 	if (err == ECONNREFUSED) {
 		reply_error0(c, MPC_CV_E_CONN_RESET);
 		return;
@@ -334,6 +442,13 @@ static void conc_start_connect(struct mpc_conn *c)
 		close(fd);
 		reply_error0(c, MPC_CV_E_RESOURCE);
 		return;
+	}
+	{
+		struct sockaddr_storage local;
+		socklen_t llen = sizeof(local);
+
+		if (!getsockname(fd, (struct sockaddr *)&local, &llen))
+			mpc_sa_to16(&local, (uint8_t[16]){ 0 }, &hs->lport);
 	}
 	hs->phase = PH_CONNECT;
 	mpc_timer_arm(&g_conc->loop, &g_conc->q_connect, &c->timer);
@@ -584,6 +699,7 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 				mpc_close_rst(fd);
 			continue;
 		}
+		hs->icmp_code = -1;
 		c->priv = hs;
 		c->priv_free = hs_free;
 		c->timer.fire = conc_timeout;
@@ -824,6 +940,7 @@ int cmd_concentrator(int argc, char **argv)
 		mpc_loop_add(&cc.loop, &cc.lst[i].ev, EPOLLIN);
 		pr_info("listening on %s (MPTCP, Convert in SYN data)\n", mpc_sa_str(&cc.lst[i].ss, a));
 	}
+	icmp_open(&cc);
 	publish_info(&cc);
 	publish_allow(&cc);
 
@@ -863,6 +980,10 @@ out_close:
 		if (cc.lst[i].ev.fd > 0)
 			close(cc.lst[i].ev.fd);
 	mpc_relay_fini(&cc.relay);
+	if (cc.icmp4.fd > 0)
+		close(cc.icmp4.fd);
+	if (cc.icmp6.fd > 0)
+		close(cc.icmp6.fd);
 	if (cc.sig_ev.fd > 0)
 		close(cc.sig_ev.fd);
 	mpc_state_close(&cc.st);

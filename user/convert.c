@@ -13,12 +13,12 @@
 
 #include <mpconv/convert.h>
 
-#define TCPOPT_EOL	0
-#define TCPOPT_NOP	1
-#define TCPOPT_MSS	2
-#define TCPOPT_WS	3
-#define TCPOPT_SACK	5
-#define TCPOPT_AO	29
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+#define TCPOPT_WS 3
+#define TCPOPT_SACK 5
+#define TCPOPT_AO 29
 
 static size_t round4(size_t n)
 {
@@ -222,8 +222,8 @@ static const char *parse_tlv(const uint8_t *v, size_t tl, struct mpc_cv_msg *msg
 	return "unknown TLV type"; /* not reached: types are checked first */
 }
 
-int mpc_cv_decode(const uint8_t *buf, size_t len, enum mpc_cv_side side,
-		  struct mpc_cv_msg *msg, struct mpc_cv_status *st)
+int mpc_cv_decode(const uint8_t *buf, size_t len, enum mpc_cv_side side, struct mpc_cv_msg *msg,
+		  struct mpc_cv_status *st)
 {
 	const char *why;
 	size_t off, tl;
@@ -265,7 +265,8 @@ int mpc_cv_decode(const uint8_t *buf, size_t len, enum mpc_cv_side side,
 		if (!is_known_type(type))
 			return fail(st, side, MPC_CV_E_UNSUPP_MSG, "unknown TLV type");
 		if (!side_accepts(side, type))
-			return fail(st, side, MPC_CV_E_UNSUPP_MSG, "TLV not accepted from this peer");
+			return fail(st, side, MPC_CV_E_UNSUPP_MSG,
+				    "TLV not accepted from this peer");
 		if (msg->present & MPC_CV_TLV_BIT(type))
 			return fail(st, side, MPC_CV_E_MALFORMED, "duplicate TLV");
 		msg->present |= MPC_CV_TLV_BIT(type);
@@ -429,8 +430,7 @@ int mpc_cv_finish(struct mpc_cv_buf *b)
 	return b->len;
 }
 
-int mpc_cv_build_error(uint8_t *out, size_t cap, uint8_t code, const uint8_t *value,
-		       size_t vlen)
+int mpc_cv_build_error(uint8_t *out, size_t cap, uint8_t code, const uint8_t *value, size_t vlen)
 {
 	struct mpc_cv_buf b;
 
@@ -485,9 +485,9 @@ bool mpc_cv_addr_forbidden(const struct in6_addr *a)
 	if (mpc_cv_addr_is_v4(a)) {
 		const uint8_t *v4 = b + 12;
 
-		return v4[0] == 0 ||			/* 0/8: unspecified, this network */
-		       v4[0] == 127 ||			/* loopback */
-		       (v4[0] & 0xf0) == 0xe0 ||	/* 224/4 multicast */
+		return v4[0] == 0 || /* 0/8: unspecified, this network */
+		       v4[0] == 127 || /* loopback */
+		       (v4[0] & 0xf0) == 0xe0 || /* 224/4 multicast */
 		       (v4[0] & v4[1] & v4[2] & v4[3]) == 0xff; /* limited broadcast */
 	}
 	return b[0] == 0xff || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a);

@@ -238,9 +238,10 @@ struct mpc_info {
 	__u16 proxy_port;	/* local transparent listener port */
 	__u8 conc_addr[16];	/* CPE: concentrator; conc: listen address */
 	__u64 start_ns;
-	__u64 attach_mask;	/* bit per program kind attached */
+	__u64 attach_mask;	/* bit per program kind attached (mpc_prog_bit) */
+	__u8 lan_name[16];	/* CPE LAN interface name, NUL padded */
 };
-MPC_STATIC_ASSERT(sizeof(struct mpc_info) == 48, "mpc_info layout");
+MPC_STATIC_ASSERT(sizeof(struct mpc_info) == 64, "mpc_info layout");
 
 /* ---- Daemon counters (userspace events), mpc_dstats ------------------
  * The daemon counts what it sees at the socket level (Convert errors sent,

@@ -47,7 +47,7 @@ static size_t unhex(const char *s, uint8_t *out, size_t cap)
 #define M4(x) "00 00 00 00 00 00 00 00 00 00 ff ff " x " "
 #define A4 M4("c0 00 02 0a") /* 192.0.2.10 */
 #define A6 "20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01 " /* 2001:db8::1 */
-#define CONN "0a 05 01 bb " A4  /* base Connect to 192.0.2.10:443 */
+#define CONN "0a 05 01 bb " A4 /* base Connect to 192.0.2.10:443 */
 #define CONN_TO(a) "01 06 22 63 0a 05 01 bb " a
 #define CONN6_TO(a) "01 06 22 63 0a 05 01 bb " a " "
 #define INFO "01 01 00 00 "
@@ -59,21 +59,23 @@ static size_t unhex(const char *s, uint8_t *out, size_t cap)
 #define CV MPC_CV_SIDE_CONVERTER
 #define CL MPC_CV_SIDE_CLIENT
 #define OK (-100) /* decode must succeed */
-#define RST (-1)  /* decode must fail with reset (and no reply code) */
+#define RST (-1) /* decode must fail with reset (and no reply code) */
 
 struct dcase {
 	const char *name;
 	enum mpc_cv_side side;
 	const char *hex;
-	int want;	 /* OK, RST, or the Error code the converter replies */
+	int want; /* OK, RST, or the Error code the converter replies */
 	const char *why; /* substring of st.detail on failure */
-	bool no_rt;	 /* valid, but the re-encoding is canonical, not identical */
+	bool no_rt; /* valid, but the re-encoding is canonical, not identical */
 };
 
 static const struct dcase dcases[] = {
 	/* ---- valid client messages (converter side) ---- */
-	{ "golden_base_connect_v4", CV, "01 06 22 63 | 0a 05 01 bb | 00 00 00 00 00 00 00 00 00 00 ff ff c0 00 02 0a", OK },
-	{ "golden_ext_connect_mptcp_tfo", CV, "01 07 22 63 | 0a 06 01 bb | " A4 "| 1e 02 22 02", OK },
+	{ "golden_base_connect_v4", CV,
+	  "01 06 22 63 | 0a 05 01 bb | 00 00 00 00 00 00 00 00 00 00 ff ff c0 00 02 0a", OK },
+	{ "golden_ext_connect_mptcp_tfo", CV, "01 07 22 63 | 0a 06 01 bb | " A4 "| 1e 02 22 02",
+	  OK },
 	{ "golden_info", CV, "01 02 22 63 | 01 01 00 00", OK },
 	{ "info_then_connect", CV, "01 07 22 63 " INFO CONN, OK },
 	{ "connect_then_info", CV, "01 07 22 63 " CONN INFO, OK },
@@ -89,8 +91,8 @@ static const struct dcase dcases[] = {
 	{ "ext_connect_drops_mss_ws_sack", CV,
 	  "01 09 22 63 0a 08 01 bb " A4 "02 04 05 b4 03 03 07 05 02 1e 02 00", OK, NULL, true },
 	{ "ext_connect_40_option_bytes", CV, "01 10 22 63 0a 0f 01 bb " A4 OPT40, OK },
-	{ "ext_connect_dropped_not_counted", CV,
-	  "01 11 22 63 0a 10 01 bb " A4 OPT40 "02 04 05 b4", OK, NULL, true },
+	{ "ext_connect_dropped_not_counted", CV, "01 11 22 63 0a 10 01 bb " A4 OPT40 "02 04 05 b4",
+	  OK, NULL, true },
 	{ "header_only", CV, "01 01 22 63", OK },
 	{ "syn_data_after_message", CV, "01 06 22 63 " CONN "47 45 54 20 2f 0d", OK },
 	{ "addr_128.0.0.1_ok", CV, CONN_TO(M4("80 00 00 01")), OK },
@@ -99,17 +101,21 @@ static const struct dcase dcases[] = {
 	{ "addr_255.255.255.254_ok", CV, CONN_TO(M4("ff ff ff fe")), OK },
 	{ "addr_1.0.0.0_ok", CV, CONN_TO(M4("01 00 00 00")), OK },
 	{ "addr_v6_::2_ok", CV, CONN6_TO("00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 02"), OK },
-	{ "addr_v6_fe80::1_ok", CV, CONN6_TO("fe 80 00 00 00 00 00 00 00 00 00 00 00 00 00 01"), OK },
+	{ "addr_v6_fe80::1_ok", CV, CONN6_TO("fe 80 00 00 00 00 00 00 00 00 00 00 00 00 00 01"),
+	  OK },
 
 	/* ---- valid converter replies (client side) ---- */
 	{ "golden_supported_ext", CL, "01 03 22 63 | 15 02 00 00 | 1e 22 08 04", OK },
 	{ "golden_error_conn_reset", CL, "01 02 22 63 | 1e 01 60 00", OK },
 	{ "golden_success_reply", CL,
-	  "01 07 22 63 | 14 06 00 00 | 02 04 05 b4 04 02 08 0a 00 01 02 03 00 00 00 00 01 03 03 07", OK },
+	  "01 07 22 63 | 14 06 00 00 | 02 04 05 b4 04 02 08 0a 00 01 02 03 00 00 00 00 01 03 03 07",
+	  OK },
 	{ "ext_hdr_empty", CL, "01 02 22 63 14 01 00 00", OK },
-	{ "ext_hdr_and_supp_ext", CL, "01 05 22 63 14 02 00 00 02 04 05 b4 15 02 00 00 1e 22 00 00", OK },
+	{ "ext_hdr_and_supp_ext", CL, "01 05 22 63 14 02 00 00 02 04 05 b4 15 02 00 00 1e 22 00 00",
+	  OK },
 	{ "ext_hdr_40_bytes", CL, "01 0c 22 63 14 0b 00 00 " OPT40, OK },
-	{ "ext_hdr_eol_then_padding", CL, "01 04 22 63 14 03 00 00 02 04 05 b4 00 00 00 00", OK, NULL, true },
+	{ "ext_hdr_eol_then_padding", CL, "01 04 22 63 14 03 00 00 02 04 05 b4 00 00 00 00", OK,
+	  NULL, true },
 	{ "ext_hdr_reserved_ignored", CL, "01 03 22 63 14 02 ab cd 02 04 05 b4", OK, NULL, true },
 	{ "supp_ext_reserved_ignored", CL, "01 03 22 63 15 02 12 34 1e 22 08 04", OK, NULL, true },
 	{ "supp_ext_padded", CL, "01 04 22 63 15 03 00 00 1e 22 08 04 fd 00 00 00", OK },
@@ -135,18 +141,23 @@ static const struct dcase dcases[] = {
 	{ "total_length_0_client", CL, "01 00 22 63", RST, "total length 0" },
 	{ "bad_magic_client", CL, "01 02 22 62 1e 01 60 00", RST, "magic" },
 	{ "version_2_client", CL, "02 02 22 63 1e 01 60 00", RST, "version" },
-	{ "buffer_shorter_than_total", CV, "01 06 22 63 0a 05 01 bb", MPC_CV_E_MALFORMED, "shorter" },
+	{ "buffer_shorter_than_total", CV, "01 06 22 63 0a 05 01 bb", MPC_CV_E_MALFORMED,
+	  "shorter" },
 	{ "total_2_but_header_only", CV, "01 02 22 63", MPC_CV_E_MALFORMED, "shorter" },
 	{ "buffer_shorter_client", CL, "01 03 22 63 15 02 00 00", RST, "shorter" },
 
 	/* ---- framing ---- */
 	{ "tlv_length_0", CV, "01 02 22 63 0a 00 00 00", MPC_CV_E_MALFORMED, "length 0" },
-	{ "trailing_zero_word", CV, "01 07 22 63 " CONN "00 00 00 00", MPC_CV_E_MALFORMED, "length 0" },
-	{ "trailing_word_not_a_tlv", CV, "01 03 22 63 " INFO "01 00 00 00", MPC_CV_E_MALFORMED, "length 0" },
-	{ "tlv_past_total_length", CV, "01 06 22 63 0a 06 01 bb " A4, MPC_CV_E_MALFORMED, "overruns" },
+	{ "trailing_zero_word", CV, "01 07 22 63 " CONN "00 00 00 00", MPC_CV_E_MALFORMED,
+	  "length 0" },
+	{ "trailing_word_not_a_tlv", CV, "01 03 22 63 " INFO "01 00 00 00", MPC_CV_E_MALFORMED,
+	  "length 0" },
+	{ "tlv_past_total_length", CV, "01 06 22 63 0a 06 01 bb " A4, MPC_CV_E_MALFORMED,
+	  "overruns" },
 	{ "tlv_past_total_length_more_bytes", CV, "01 06 22 63 0a 06 01 bb " A4 "1e 02 00 00",
 	  MPC_CV_E_MALFORMED, "overruns" },
-	{ "tlv_255_words_in_short_msg", CV, "01 02 22 63 16 ff 00 00", MPC_CV_E_MALFORMED, "overruns" },
+	{ "tlv_255_words_in_short_msg", CV, "01 02 22 63 16 ff 00 00", MPC_CV_E_MALFORMED,
+	  "overruns" },
 	{ "framing_checked_before_types", CV, "01 03 22 63 00 01 00 00 0a 07 00 00",
 	  MPC_CV_E_MALFORMED, "overruns" },
 	{ "framing_client", CL, "01 02 22 63 1e 00 60 00", RST, "length 0" },
@@ -154,15 +165,21 @@ static const struct dcase dcases[] = {
 
 	/* ---- TLV types per side ---- */
 	{ "type_0", CV, "01 02 22 63 00 01 00 00", MPC_CV_E_UNSUPP_MSG, "type 0" },
-	{ "type_0_after_connect", CV, "01 07 22 63 " CONN "00 01 00 00", MPC_CV_E_UNSUPP_MSG, "type 0" },
+	{ "type_0_after_connect", CV, "01 07 22 63 " CONN "00 01 00 00", MPC_CV_E_UNSUPP_MSG,
+	  "type 0" },
 	{ "type_0_client", CL, "01 02 22 63 00 01 00 00", RST, "type 0" },
 	{ "unknown_type_99", CV, "01 02 22 63 63 01 00 00", MPC_CV_E_UNSUPP_MSG, "unknown" },
-	{ "unknown_private_type_c0", CV, "01 03 22 63 c0 02 00 00 01 02 03 04", MPC_CV_E_UNSUPP_MSG, "unknown" },
-	{ "unknown_type_after_connect", CV, "01 07 22 63 " CONN "02 01 00 00", MPC_CV_E_UNSUPP_MSG, "unknown" },
+	{ "unknown_private_type_c0", CV, "01 03 22 63 c0 02 00 00 01 02 03 04", MPC_CV_E_UNSUPP_MSG,
+	  "unknown" },
+	{ "unknown_type_after_connect", CV, "01 07 22 63 " CONN "02 01 00 00", MPC_CV_E_UNSUPP_MSG,
+	  "unknown" },
 	{ "unknown_type_client", CL, "01 02 22 63 1f 01 00 00", RST, "unknown" },
-	{ "converter_gets_error", CV, "01 02 22 63 1e 01 60 00", MPC_CV_E_UNSUPP_MSG, "not accepted" },
-	{ "converter_gets_ext_hdr", CV, "01 02 22 63 14 01 00 00", MPC_CV_E_UNSUPP_MSG, "not accepted" },
-	{ "converter_gets_supp_ext", CV, "01 02 22 63 15 01 00 00", MPC_CV_E_UNSUPP_MSG, "not accepted" },
+	{ "converter_gets_error", CV, "01 02 22 63 1e 01 60 00", MPC_CV_E_UNSUPP_MSG,
+	  "not accepted" },
+	{ "converter_gets_ext_hdr", CV, "01 02 22 63 14 01 00 00", MPC_CV_E_UNSUPP_MSG,
+	  "not accepted" },
+	{ "converter_gets_supp_ext", CV, "01 02 22 63 15 01 00 00", MPC_CV_E_UNSUPP_MSG,
+	  "not accepted" },
 	{ "client_gets_connect", CL, "01 06 22 63 " CONN, RST, "not accepted" },
 	{ "client_gets_info", CL, "01 02 22 63 " INFO, RST, "not accepted" },
 	{ "client_gets_cookie", CL, "01 03 22 63 16 02 00 00 01 02 03 04", RST, "not accepted" },
@@ -170,7 +187,8 @@ static const struct dcase dcases[] = {
 	/* ---- duplicates ---- */
 	{ "dup_connect", CV, "01 0b 22 63 " CONN CONN, MPC_CV_E_MALFORMED, "duplicate" },
 	{ "dup_info", CV, "01 03 22 63 " INFO INFO, MPC_CV_E_MALFORMED, "duplicate" },
-	{ "dup_info_not_adjacent", CV, "01 08 22 63 " INFO CONN INFO, MPC_CV_E_MALFORMED, "duplicate" },
+	{ "dup_info_not_adjacent", CV, "01 08 22 63 " INFO CONN INFO, MPC_CV_E_MALFORMED,
+	  "duplicate" },
 	{ "dup_cookie", CV, "01 05 22 63 16 02 00 00 01 02 03 04 16 02 00 00 01 02 03 04",
 	  MPC_CV_E_MALFORMED, "duplicate" },
 	{ "dup_error_client", CL, "01 03 22 63 1e 01 60 00 1e 01 61 00", RST, "duplicate" },
@@ -183,14 +201,17 @@ static const struct dcase dcases[] = {
 	{ "info_value_0100", CV, "01 02 22 63 01 01 01 00", MPC_CV_E_MALFORMED, "info" },
 
 	/* ---- Connect ---- */
-	{ "connect_length_1", CV, "01 02 22 63 0a 01 01 bb", MPC_CV_E_MALFORMED, "shorter than 20" },
+	{ "connect_length_1", CV, "01 02 22 63 0a 01 01 bb", MPC_CV_E_MALFORMED,
+	  "shorter than 20" },
 	{ "connect_length_4", CV, "01 05 22 63 0a 04 01 bb 00 00 00 00 00 00 00 00 00 00 ff ff",
 	  MPC_CV_E_MALFORMED, "shorter than 20" },
 	{ "connect_port_0", CV, "01 06 22 63 0a 05 00 00 " A4, MPC_CV_E_MALFORMED, "port 0" },
 	{ "addr_v4_loopback", CV, CONN_TO(M4("7f 00 00 01")), MPC_CV_E_MALFORMED, "forbidden" },
 	{ "addr_v4_loopback_top", CV, CONN_TO(M4("7f ff ff fe")), MPC_CV_E_MALFORMED, "forbidden" },
-	{ "addr_v4_multicast_low", CV, CONN_TO(M4("e0 00 00 01")), MPC_CV_E_MALFORMED, "forbidden" },
-	{ "addr_v4_multicast_high", CV, CONN_TO(M4("ef ff ff ff")), MPC_CV_E_MALFORMED, "forbidden" },
+	{ "addr_v4_multicast_low", CV, CONN_TO(M4("e0 00 00 01")), MPC_CV_E_MALFORMED,
+	  "forbidden" },
+	{ "addr_v4_multicast_high", CV, CONN_TO(M4("ef ff ff ff")), MPC_CV_E_MALFORMED,
+	  "forbidden" },
 	{ "addr_v4_broadcast", CV, CONN_TO(M4("ff ff ff ff")), MPC_CV_E_MALFORMED, "forbidden" },
 	{ "addr_v4_unspecified", CV, CONN_TO(M4("00 00 00 00")), MPC_CV_E_MALFORMED, "forbidden" },
 	{ "addr_v4_this_network", CV, CONN_TO(M4("00 01 02 03")), MPC_CV_E_MALFORMED, "forbidden" },
@@ -200,28 +221,36 @@ static const struct dcase dcases[] = {
 	  MPC_CV_E_MALFORMED, "forbidden" },
 	{ "addr_v6_multicast_link", CV, CONN6_TO("ff 02 00 00 00 00 00 00 00 00 00 00 00 00 00 01"),
 	  MPC_CV_E_MALFORMED, "forbidden" },
-	{ "addr_v6_multicast_global", CV, CONN6_TO("ff 0e 00 00 00 00 00 00 00 00 00 00 0d b8 00 01"),
-	  MPC_CV_E_MALFORMED, "forbidden" },
-	{ "opt_kind_1_nop", CV, "01 07 22 63 0a 06 01 bb " A4 "1e 02 01 00", MPC_CV_E_MALFORMED, "kind 1" },
-	{ "opt_kind_0_first", CV, "01 07 22 63 0a 06 01 bb " A4 "00 1e 02 00", MPC_CV_E_MALFORMED, "kind 0" },
+	{ "addr_v6_multicast_global", CV,
+	  CONN6_TO("ff 0e 00 00 00 00 00 00 00 00 00 00 0d b8 00 01"), MPC_CV_E_MALFORMED,
+	  "forbidden" },
+	{ "opt_kind_1_nop", CV, "01 07 22 63 0a 06 01 bb " A4 "1e 02 01 00", MPC_CV_E_MALFORMED,
+	  "kind 1" },
+	{ "opt_kind_0_first", CV, "01 07 22 63 0a 06 01 bb " A4 "00 1e 02 00", MPC_CV_E_MALFORMED,
+	  "kind 0" },
 	{ "opt_zero_word_padding", CV, "01 08 22 63 0a 07 01 bb " A4 "1e 02 00 00 00 00 00 00",
 	  MPC_CV_E_MALFORMED, "kind 0" },
 	{ "opt_nonzero_after_padding", CV, "01 07 22 63 0a 06 01 bb " A4 "1e 02 00 05",
 	  MPC_CV_E_MALFORMED, "kind 0" },
-	{ "opt_empty_extension", CV, "01 07 22 63 0a 06 01 bb " A4 "00 00 00 00", MPC_CV_E_MALFORMED, "kind 0" },
-	{ "opt_length_1", CV, "01 07 22 63 0a 06 01 bb " A4 "1e 01 00 00", MPC_CV_E_MALFORMED, "length < 2" },
-	{ "opt_length_0", CV, "01 07 22 63 0a 06 01 bb " A4 "22 00 00 00", MPC_CV_E_MALFORMED, "length < 2" },
-	{ "opt_overruns_tlv", CV, "01 07 22 63 0a 06 01 bb " A4 "22 08 01 02", MPC_CV_E_MALFORMED, "overruns" },
-	{ "opt_dropped_kind_overruns", CV, "01 07 22 63 0a 06 01 bb " A4 "02 05 05 b4", MPC_CV_E_MALFORMED,
+	{ "opt_empty_extension", CV, "01 07 22 63 0a 06 01 bb " A4 "00 00 00 00",
+	  MPC_CV_E_MALFORMED, "kind 0" },
+	{ "opt_length_1", CV, "01 07 22 63 0a 06 01 bb " A4 "1e 01 00 00", MPC_CV_E_MALFORMED,
+	  "length < 2" },
+	{ "opt_length_0", CV, "01 07 22 63 0a 06 01 bb " A4 "22 00 00 00", MPC_CV_E_MALFORMED,
+	  "length < 2" },
+	{ "opt_overruns_tlv", CV, "01 07 22 63 0a 06 01 bb " A4 "22 08 01 02", MPC_CV_E_MALFORMED,
 	  "overruns" },
-	{ "opt_truncated_kind_only", CV, "01 07 22 63 0a 06 01 bb " A4 "0c 03 00 22", MPC_CV_E_MALFORMED,
-	  "truncated" },
-	{ "opt_over_40_bytes", CV, "01 11 22 63 0a 10 01 bb " A4 OPT40 "1e 02 00 00", MPC_CV_E_MALFORMED,
-	  "40 bytes" },
+	{ "opt_dropped_kind_overruns", CV, "01 07 22 63 0a 06 01 bb " A4 "02 05 05 b4",
+	  MPC_CV_E_MALFORMED, "overruns" },
+	{ "opt_truncated_kind_only", CV, "01 07 22 63 0a 06 01 bb " A4 "0c 03 00 22",
+	  MPC_CV_E_MALFORMED, "truncated" },
+	{ "opt_over_40_bytes", CV, "01 11 22 63 0a 10 01 bb " A4 OPT40 "1e 02 00 00",
+	  MPC_CV_E_MALFORMED, "40 bytes" },
 
 	/* ---- Cookie ---- */
 	{ "cookie_empty", CV, "01 02 22 63 16 01 00 00", MPC_CV_E_MALFORMED, "cookie empty" },
-	{ "cookie_zero_field", CV, "01 03 22 63 16 02 00 01 aa bb cc dd", MPC_CV_E_MALFORMED, "zero field" },
+	{ "cookie_zero_field", CV, "01 03 22 63 16 02 00 01 aa bb cc dd", MPC_CV_E_MALFORMED,
+	  "zero field" },
 	{ "cookie_68_bytes", CV, "01 13 22 63 16 12 00 00 " X8 X8 X8 X8 X8 X8 X8 X8 "aa aa aa aa",
 	  MPC_CV_E_MALFORMED, "longer than 64" },
 
@@ -230,10 +259,11 @@ static const struct dcase dcases[] = {
 	{ "supp_ext_kind_2", CL, "01 03 22 63 15 02 00 00 02 1e 00 00", RST, "forbidden kind" },
 	{ "supp_ext_kind_3", CL, "01 03 22 63 15 02 00 00 1e 03 00 00", RST, "forbidden kind" },
 	{ "supp_ext_kind_5", CL, "01 03 22 63 15 02 00 00 05 00 00 00", RST, "forbidden kind" },
-	{ "supp_ext_kind_29_tcp_ao", CL, "01 03 22 63 15 02 00 00 1e 1d 00 00", RST, "forbidden kind" },
+	{ "supp_ext_kind_29_tcp_ao", CL, "01 03 22 63 15 02 00 00 1e 1d 00 00", RST,
+	  "forbidden kind" },
 	{ "supp_ext_kind_0_inside", CL, "01 03 22 63 15 02 00 00 1e 00 22 00", RST, "kind 0" },
-	{ "supp_ext_65_kinds", CL, "01 13 22 63 15 12 00 00 " K8 K8 K8 K8 K8 K8 K8 K8 "22 00 00 00", RST,
-	  "too many" },
+	{ "supp_ext_65_kinds", CL, "01 13 22 63 15 12 00 00 " K8 K8 K8 K8 K8 K8 K8 K8 "22 00 00 00",
+	  RST, "too many" },
 
 	/* ---- Extended TCP Header (client resets) ---- */
 	{ "ext_hdr_opt_overruns", CL, "01 03 22 63 14 02 00 00 02 08 05 b4", RST, "overruns" },
@@ -305,12 +335,15 @@ static void run_dcase(const struct dcase *c)
 				ASSERT_MEMEQ(out, in, n2, "re-encoded bytes");
 		} else {
 			/* canonical form: decodes to the same content */
-			if (ASSERT_OK(mpc_cv_decode(out, n2, c->side, &msg2, NULL), "decode canonical")) {
+			if (ASSERT_OK(mpc_cv_decode(out, n2, c->side, &msg2, NULL),
+				      "decode canonical")) {
 				ASSERT_EQ(msg2.present, msg.present, "same TLVs");
 				ASSERT_MEMEQ(&msg2.connect, &msg.connect, sizeof(msg.connect) - 1,
 					     "same connect");
-				ASSERT_EQ(msg2.ext_tcp_hdr.opts_len, msg.ext_tcp_hdr.opts_len, "same opts");
-				ASSERT_EQ(msg2.supp_ext.n_kinds, msg.supp_ext.n_kinds, "same kinds");
+				ASSERT_EQ(msg2.ext_tcp_hdr.opts_len, msg.ext_tcp_hdr.opts_len,
+					  "same opts");
+				ASSERT_EQ(msg2.supp_ext.n_kinds, msg.supp_ext.n_kinds,
+					  "same kinds");
 			}
 		}
 		return;
@@ -333,8 +366,9 @@ static void test_encode_golden(void)
 {
 	static const uint8_t ext_opts[] = { 0x1e, 0x02, 0x22, 0x02 };
 	static const uint8_t kinds[] = { 0x1e, 0x22, 0x08, 0x04 };
-	static const uint8_t synack[] = { 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x11, 0x22,
-					  0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x01, 0x03, 0x03, 0x07 };
+	static const uint8_t synack[] = { 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08,
+					  0x0a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+					  0x77, 0x88, 0x01, 0x03, 0x03, 0x07 };
 	uint8_t out[64], want[64];
 	struct mpc_cv_buf b;
 	struct in6_addr a;
@@ -724,19 +758,26 @@ static void test_names_and_addrs(void)
 		int code;
 		const char *name;
 	} names[] = {
-		{ 0, "unsupported-version" },	  { 1, "malformed-message" },
-		{ 2, "unsupported-message" },	  { 3, "missing-cookie" },
-		{ 32, "not-authorized" },	  { 33, "unsupported-tcp-option" },
-		{ 64, "resource-exceeded" },	  { 65, "network-failure" },
-		{ 96, "connection-reset" },	  { 97, "destination-unreachable" },
-		{ 4, "unknown" },		  { -1, "unknown" },
+		{ 0, "unsupported-version" },
+		{ 1, "malformed-message" },
+		{ 2, "unsupported-message" },
+		{ 3, "missing-cookie" },
+		{ 32, "not-authorized" },
+		{ 33, "unsupported-tcp-option" },
+		{ 64, "resource-exceeded" },
+		{ 65, "network-failure" },
+		{ 96, "connection-reset" },
+		{ 97, "destination-unreachable" },
+		{ 4, "unknown" },
+		{ -1, "unknown" },
 		{ 255, "unknown" },
 	};
 	struct in6_addr a;
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		ASSERT_TRUE(!strcmp(mpc_cv_error_name(names[i].code), names[i].name), names[i].name);
+		ASSERT_TRUE(!strcmp(mpc_cv_error_name(names[i].code), names[i].name),
+			    names[i].name);
 	ASSERT_TRUE(!strcmp(mpc_cv_tlv_name(MPC_CV_T_CONNECT), "connect"), "tlv connect");
 	ASSERT_TRUE(!strcmp(mpc_cv_tlv_name(MPC_CV_T_ERROR), "error"), "tlv error");
 	ASSERT_TRUE(!strcmp(mpc_cv_tlv_name(0), "unknown"), "tlv 0");
@@ -804,17 +845,21 @@ static void test_fuzz(void)
 				p[2] = 0x22;
 				p[3] = 0x63;
 				if (round & 2)
-					p[1] = (uint8_t)((len / 4) ? (len / 4 > 255 ? 255 : len / 4) : 1);
+					p[1] = (uint8_t)((len / 4) ?
+								 (len / 4 > 255 ? 255 : len / 4) :
+								 1);
 				/* plausible TLV heads: known types, short lengths */
 				if (round >= 8) {
-					static const uint8_t types[] = { 1, 10, 20, 21, 22, 30, 0, 99 };
+					static const uint8_t types[] = { 1,  10, 20, 21,
+									 22, 30, 0,  99 };
 					size_t off = 4;
 
 					while (off + 2 <= len) {
 						p[off] = types[rnd() % 8];
 						p[off + 1] = (uint8_t)(1 + rnd() % 7);
 						/* and an acceptable Connect address */
-						if (round >= 16 && p[off] == 10 && off + 20 <= len) {
+						if (round >= 16 && p[off] == 10 &&
+						    off + 20 <= len) {
 							memset(p + off + 4, 0, 10);
 							p[off + 14] = p[off + 15] = 0xff;
 							p[off + 16] = 0xc0;
@@ -830,7 +875,8 @@ static void test_fuzz(void)
 
 				memcpy(p, s, sl < len ? sl : len);
 				for (i = 0; i < 3; i++)
-					p[rnd() % (sl < len ? sl : len)] ^= (uint8_t)(1 + rnd() % 255);
+					p[rnd() % (sl < len ? sl : len)] ^=
+						(uint8_t)(1 + rnd() % 255);
 			}
 
 			ml = mpc_cv_msg_len(p, len, &st);
@@ -844,7 +890,8 @@ static void test_fuzz(void)
 
 			rc = mpc_cv_decode(p, len, side, &m, &st);
 			rc2 = mpc_cv_decode(p, len, side, &m2, &st2);
-			bad += rc != rc2 || st.reply_code != st2.reply_code || st.reset != st2.reset;
+			bad += rc != rc2 || st.reply_code != st2.reply_code ||
+			       st.reset != st2.reset;
 			bad += !st.detail;
 			if (rc == 0) {
 				accepted++;
@@ -853,7 +900,8 @@ static void test_fuzz(void)
 				/* re-encode, decode again: same TLV set */
 				ml = reencode(p, &m, out, sizeof(out));
 				if (ml < 0 || mpc_cv_decode(out, ml, side, &m2, NULL) ||
-				    m2.present != m.present || m2.connect.opts_len != m.connect.opts_len ||
+				    m2.present != m.present ||
+				    m2.connect.opts_len != m.connect.opts_len ||
 				    m2.supp_ext.n_kinds != m.supp_ext.n_kinds ||
 				    m2.error.value_len != m.error.value_len)
 					bad++;
@@ -866,7 +914,8 @@ static void test_fuzz(void)
 							  (st.reply_code < 0 || st.reply_code > 2);
 				/* a rejected message always has a reply or a reset */
 				if (side == CV && !st.reset)
-					bad += mpc_cv_build_error_reply(out, sizeof(out), p, len, &st) < 8;
+					bad += mpc_cv_build_error_reply(out, sizeof(out), p, len,
+									&st) < 8;
 			}
 			free(p);
 		}
