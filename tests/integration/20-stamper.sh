@@ -47,7 +47,9 @@ T=$MPC_TMP
 tcase "attach tc_wan on wan1,wan2"
 bg "$NS_CPE" "$T/onpath.log" "$ONPATH" --pin "$PIN" --wan wan1,wan2 --stamp-mark $MARK
 ONPATH_PID=$BG_PID
-if wait_until 10 grep -q '^ready' "$T/onpath.log"; then
+if wait_until 10 grep -q '^ready' "$T/onpath.log" &&
+	nsx "$NS_CPE" "$TOOLS/mpc_netprogs" wan1 | grep -q 'tcx_egress=1' &&
+	nsx "$NS_CPE" "$TOOLS/mpc_netprogs" wan2 | grep -q 'tcx_egress=1'; then
 	pass
 else
 	dump_logs "$T/onpath.log"
@@ -182,7 +184,10 @@ else
 	# no program left on the link: a marked SYN goes out as it is
 	line=$(syn_line v4d "$T/acc1.pcap")
 	echo "# $line"
-	[[ $line == *" mpc=1 "*" prefer=- "* ]] && pass || fail "still stamped after detach"
+	progs="$(nsx "$NS_CPE" "$TOOLS/mpc_netprogs" wan1) $(nsx "$NS_CPE" "$TOOLS/mpc_netprogs" wan2)"
+	echo "# $progs"
+	[[ $line == *" mpc=1 "*" prefer=- "* ]] || fail "still stamped after detach"
+	[[ $progs != *"egress=1"* ]] && pass || fail "programs left on the links"
 fi
 
 finish

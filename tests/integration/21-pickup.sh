@@ -74,7 +74,8 @@ bg "$NS_CONC" "$T/conc.log" "$ONPATH" --pin "$CONC_PIN" --bind-max 4096 \
 CONC_PID=$BG_PID
 bg "$NS_SRV" "$T/srv.log" $PY "$ONPATH_PY/onpath_sock.py" server $SRV4,$SRV6 $SPORT
 if wait_until 10 grep -q '^ready' "$T/cpe.log" && wait_until 10 grep -q '^ready' "$T/conc.log" &&
-	wait_listen "$NS_CONC" $LPORT && wait_listen "$NS_SRV" $SPORT; then
+	wait_listen "$NS_CONC" $LPORT && wait_listen "$NS_SRV" $SPORT &&
+	nsx "$NS_CONC" "$TOOLS/mpc_netprogs" acc2 | grep -q 'tcx_ingress=1 .*xdp=1'; then
 	pass
 else
 	dump_logs "$T/cpe.log" "$T/conc.log" "$T/srv.log"
@@ -208,11 +209,15 @@ else
 	fail "plain TCP through conc failed: $(cat "$T/plain.err")"
 fi
 
-tcase "teardown: cgroup removed, pins removed"
+tcase "teardown: cgroup, pins and programs removed"
 cg=$(grep -o 'cgroup [^ ]*mpconv-[0-9]*' "$T/conc.log" | head -n1 | cut -d' ' -f2)
 stop_pid $CONC_PID
 stop_pid $CPE_PID
-if [ -n "$cg" ] && [ ! -d "$cg" ] && [ ! -e "$CONC_PIN/mpc_tokens" ]; then
+progs=$(for i in acc1 acc2; do nsx "$NS_CONC" "$TOOLS/mpc_netprogs" $i; done
+	for i in wan1 wan2; do nsx "$NS_CPE" "$TOOLS/mpc_netprogs" $i; done)
+echo "# $(echo $progs)"
+if [ -n "$cg" ] && [ ! -d "$cg" ] && [ ! -e "$CONC_PIN/mpc_tokens" ] &&
+	! echo "$progs" | grep -q '=[1-9]'; then
 	pass
 else
 	dump_logs "$T/conc.log"
