@@ -48,6 +48,7 @@
 #include "log.h"
 #include "loop.h"
 #include "nl.h"
+#include "onpath.h"
 #include "relay.h"
 #include "sock.h"
 #include "state.h"
@@ -85,9 +86,12 @@ struct cpe_link {
 	char name[IF_NAMESIZE];
 	uint8_t addr4[16], addr6[16];
 	bool has4, has6;
-	/* live subflows and cumulative bytes, from the connections' polls */
+	/* live subflows and their bytes, from the connections' polls */
 	uint32_t subflows;
 	uint64_t tx, rx;
+	/* interface counters when the daemon started (IFLA_STATS64) */
+	uint64_t if_tx0, if_rx0;
+	uint64_t if_tx, if_rx;
 };
 
 struct cpe {
@@ -98,6 +102,8 @@ struct cpe {
 	struct mpc_nl *nl;
 	struct tc_lan_bpf *lan_skel;
 	struct mpc_attach lan_att;
+	struct mpc_wan wan;		/* implicit mode: MP_PREFER_PROXY stamper */
+	int wan_idx[CPE_MAX_WAN];
 	struct mpc_ev lst[2];
 	struct mpc_ev sig_ev;
 	struct mpc_tqueue q_connect;
@@ -240,16 +246,40 @@ static void publish_links(struct cpe *cp)
 		if (cl->has6)
 			memcpy(l.addr6, cl->addr6, 16);
 		l.subflows = cl->subflows;
-		l.bytes_tx = cl->tx;
-		l.bytes_rx = cl->rx;
+		/* The link's own counters since start: exact and cumulative.
+		 * Subflow counters (cl->tx/rx) lose the tail of connections
+		 * that close between two polls; they are the fallback when
+		 * netlink statistics are missing. */
+		l.bytes_tx = cl->if_tx ? cl->if_tx - cl->if_tx0 : cl->tx;
+		l.bytes_rx = cl->if_rx ? cl->if_rx - cl->if_rx0 : cl->rx;
 		l.updated_ns = mpc_now_ns();
 		bpf_map_update_elem(cp->st.links_fd, &i, &l, BPF_ANY);
+	}
+}
+
+static void read_if_stats(struct cpe *cp, bool baseline)
+{
+	int i;
+
+	for (i = 0; i < cp->n_links; i++) {
+		struct mpc_nl_link l;
+
+		if (mpc_nl_link_get(cp->nl, cp->links[i].ifindex, NULL, &l))
+			continue;
+		cp->links[i].if_tx = l.tx_bytes;
+		cp->links[i].if_rx = l.rx_bytes;
+		if (baseline) {
+			cp->links[i].if_tx0 = l.tx_bytes;
+			cp->links[i].if_rx0 = l.rx_bytes;
+		}
 	}
 }
 
 static void cpe_tick(struct cpe *cp)
 {
 	struct mpc_list *pos, *tmp;
+
+	read_if_stats(cp, false);
 
 	mpc_list_for_each_safe(pos, tmp, &cp->relay.conns)
 	{
@@ -744,6 +774,7 @@ static int setup_wan(struct cpe *cp)
 			free(res);
 			return idx[i];
 		}
+		cp->wan_idx[i] = idx[i];
 		if (idx[i] == cp->lan_ifindex) {
 			pr_warn("%s is both --lan and --wan\n", cp->o.wan[i]);
 			free(res);
@@ -1172,11 +1203,26 @@ int cmd_cpe(int argc, char **argv)
 	if (err)
 		goto out_nl;
 	cp->attach_mask |= 1ull << MPC_P_TC_LAN;
+	if (cp->o.mode == MPC_MODE_IMPLICIT) {
+		struct mpc_wan_opts wo = { .stamp_mark = cp->o.stamp_mark,
+					   .prefer_subtype = cp->o.prefer_subtype };
+
+		/* tc on every WAN egress stamps MP_PREFER_PROXY into the
+		 * MP_CAPABLE SYN of our marked sockets only. A SYN without
+		 * room for 4 more option bytes leaves unstamped (counter
+		 * stamp_no_space): the connection then runs end to end,
+		 * MPTCP where the server speaks it, plain TCP otherwise. */
+		err = mpc_wan_attach(&cp->wan, cp->st.pin_dir, cp->wan_idx, cp->o.n_wan, &wo);
+		if (err)
+			goto out_nl;
+		cp->attach_mask |= 1ull << MPC_P_TC_WAN;
+	}
 	pr_info("classifier attached to %s ingress (%s); %s mode, proxy port %u\n", cp->o.lan,
 		mpc_attach_kind_name(cp->lan_att.kind),
 		cp->o.mode == MPC_MODE_EXPLICIT ? "explicit" :
 		cp->o.mode == MPC_MODE_IMPLICIT ? "implicit" : "direct",
 		cp->o.proxy_port);
+	read_if_stats(cp, true);
 	publish_info(cp);
 	publish_links(cp);
 
@@ -1208,6 +1254,7 @@ int cmd_cpe(int argc, char **argv)
 	}
 	rc = 0;
 out_nl:
+	mpc_wan_detach(&cp->wan);
 	mpc_detach(&cp->lan_att);
 	if (cp->lan_skel)
 		tc_lan_bpf__destroy(cp->lan_skel);

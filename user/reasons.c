@@ -43,6 +43,7 @@ static const char *const reason_names[MPC_R_MAX] = {
 	[MPC_R_XDP_UNAUTH_STAMP] = "xdp_drop_unauth_stamp",
 	[MPC_R_XDP_UNAUTH_CONV] = "xdp_drop_unauth_convert",
 	[MPC_R_XDP_META_ERR] = "xdp_meta_error",
+	[MPC_R_PICK_JOIN_WAIT] = "pick_join_wait",
 };
 _Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == MPC_R_MAX,
 	       "a name for every reason code");
