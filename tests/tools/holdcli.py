@@ -6,8 +6,8 @@ inspect a proxy while a connection lives.
     holdcli.py HOST PORT SENDFILE RECVFILE GATE [--mptcp]
 
 Connects, sends SENDFILE while receiving into RECVFILE, then waits until
-the file GATE exists (bounded: 60 s) before half-closing and reading to
-EOF. Exit 0 when the exchange completed, 1 otherwise.
+the file GATE exists before half-closing, and reads to EOF. Bounded by 90 s.
+Exit 0 when both directions completed, 1 otherwise.
 """
 import os
 import select
@@ -26,10 +26,13 @@ def main():
     s.setblocking(False)
     data = open(sendf, "rb").read()
     out = open(recvf, "wb")
-    off, shut, deadline = 0, False, time.time() + 90
+    off, shut, eof, deadline = 0, False, False, time.time() + 90
     while time.time() < deadline:
+        if shut and eof:
+            out.close()
+            return 0
         want_w = off < len(data) or (not shut and os.path.exists(gate))
-        r, w, _ = select.select([s], [s] if want_w else [], [], 0.05)
+        r, w, _ = select.select([] if eof else [s], [s] if want_w else [], [], 0.05)
         if w:
             if off < len(data):
                 try:
@@ -45,8 +48,8 @@ def main():
             except BlockingIOError:
                 continue
             if not b:
-                out.close()
-                return 0 if shut else 1
+                eof = True      # the server half-closed; we still owe our FIN
+                continue
             out.write(b)
     return 1
 
