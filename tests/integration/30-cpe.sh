@@ -164,6 +164,30 @@ for f in 4 6; do
 	fi
 done
 
+if tcase "a Convert Error from the concentrator resets the LAN client promptly"; then
+	# nothing listens on the server's port 9: the concentrator answers
+	# Error 96, the CPE must reset the LAN connection, not leave it hanging
+	sleep 1.2	# daemon counters are flushed once a second
+	e0=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"err_rx":[0-9]*' | grep -o '[0-9]*$')
+	t0=$(date +%s%N)
+	out=$(nsx "$NS_CLI" "$PEER" --connect "$SRV4:9" --tcp --send-bytes 100 --timeout 10 2>&1)
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	sleep 1.2
+	e1=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"err_rx":[0-9]*' | grep -o '[0-9]*$')
+	if [ $rc = 0 ]; then
+		fail "the client completed: $out"
+	elif ! grep -q "result=ECONNRESET\|result=ECONNREFUSED\|result=EPIPE" <<<"$out"; then
+		fail "the client did not see a reset: $out"
+	elif [ "$ms" -gt 3000 ]; then
+		fail "reset took ${ms} ms"
+	elif [ "${e1:-0}" -le "${e0:-0}" ]; then
+		fail "err_rx did not count the Error TLV"
+	else
+		pass "reset after ${ms} ms"
+	fi
+fi
+
 # ---- aggregation: 2 x 20 Mbit/s -----------------------------------------
 if tcase "2x20 Mbit/s: one TCP download through mpconv reaches >= 0.9 of the sum, over both links"; then
 	shape "$NS_CPE" wan1 20 && shape "$NS_CONC" acc1 20 && shape "$NS_CPE" wan2 20 &&
