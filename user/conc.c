@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +33,7 @@
 #include "attach.h"
 #include "cmds.h"
 #include "conc.h"
+#include "daemon.h"
 #include "fbcache.h"
 #include "log.h"
 #include "loop.h"
@@ -64,7 +64,7 @@ struct conc {
 	struct mpc_tqueue q_read, q_connect;
 	uint64_t fb_ttl_ns;
 	bool mptcp_server;
-	struct mpc_ev sig_ev;
+	struct mpc_daemon dm;
 
 	/* implicit mode (--on-path): MP_PREFER_PROXY pickup */
 	const char *on_path[MPC_MAX_LINKS];
@@ -682,13 +682,6 @@ static void conc_timeout(struct mpc_timer *t)
 	}
 }
 
-static void hs_free(struct mpc_conn *c)
-{
-	free(c->priv);
-	c->priv = NULL;
-	c->priv_free = NULL;
-}
-
 /* ---- accepting ------------------------------------------------------ */
 
 bool mpc_prefixes_match(const struct mpc_prefix *p, int n, const uint8_t addr[16])
@@ -756,7 +749,7 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 		}
 		hs->icmp_code = -1;
 		c->priv = hs;
-		c->priv_free = hs_free;
+		c->priv_free = mpc_conn_priv_free;
 		c->timer.fire = conc_timeout;
 		mpc_sa_to16(&peer, c->client, &c->cport);
 
@@ -782,9 +775,7 @@ static void conc_pick_accept(struct mpc_ev *ev, uint32_t events);
 
 static void ensure_join_listener(struct conc *cc, int family, uint16_t port)
 {
-	struct sockaddr_storage ss;
 	struct join_lst *nj;
-	socklen_t len;
 	int i, fd;
 
 	if (port == cc->pickup_port)
@@ -797,13 +788,7 @@ static void ensure_join_listener(struct conc *cc, int family, uint16_t port)
 		return;
 	cc->joins = nj;
 	nj = &cc->joins[cc->n_joins];
-	if (family == AF_INET)
-		len = mpc_16_to_sa((const uint8_t[16]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0,
-							 0, 1 },
-				   port, &ss);
-	else
-		len = mpc_16_to_sa(in6addr_loopback.s6_addr, port, &ss);
-	fd = mpc_listen(&ss, len, &cc->pick_lo);
+	fd = mpc_listen_loopback(family, port, &cc->pick_lo);
 	nj->family = family;
 	nj->port = port;
 	nj->ev.fd = fd < 0 ? -1 : fd;
@@ -850,7 +835,7 @@ static void conc_pick_accept(struct mpc_ev *ev, uint32_t events)
 		hs->icmp_code = -1;
 		hs->implicit = true;
 		c->priv = hs;
-		c->priv_free = hs_free;
+		c->priv_free = mpc_conn_priv_free;
 		c->timer.fire = conc_timeout;
 		getsockname(fd, (struct sockaddr *)&local, &llen);
 		mpc_sa_to16(&peer, c->client, &c->cport);
@@ -872,9 +857,7 @@ static void conc_pick_accept(struct mpc_ev *ev, uint32_t events)
 static int setup_on_path(struct conc *cc, struct mpc_listen_opts lo)
 {
 	struct mpc_pick_opts po = { 0 };
-	struct sockaddr_storage ss;
 	int idx[MPC_MAX_LINKS], i, err, fd;
-	socklen_t len;
 
 	for (i = 0; i < cc->n_on_path; i++) {
 		idx[i] = mpc_ifindex(cc->on_path[i]);
@@ -895,22 +878,14 @@ static int setup_on_path(struct conc *cc, struct mpc_listen_opts lo)
 	lo.transparent = true;
 	lo.tfo_no_cookie = false;
 	cc->pick_lo = lo;
-	len = mpc_16_to_sa((const uint8_t[16]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0,
-						 1 },
-			   cc->pickup_port, &ss);
-	fd = mpc_listen(&ss, len, &lo);
-	if (fd < 0)
-		return fd;
-	cc->pick_lst[0].fd = fd;
-	cc->pick_lst[0].cb = conc_pick_accept;
-	mpc_loop_add(&cc->loop, &cc->pick_lst[0], EPOLLIN);
-	len = mpc_16_to_sa(in6addr_loopback.s6_addr, cc->pickup_port, &ss);
-	fd = mpc_listen(&ss, len, &lo);
-	if (fd < 0)
-		return fd;
-	cc->pick_lst[1].fd = fd;
-	cc->pick_lst[1].cb = conc_pick_accept;
-	mpc_loop_add(&cc->loop, &cc->pick_lst[1], EPOLLIN);
+	for (i = 0; i < 2; i++) {
+		fd = mpc_listen_loopback(i ? AF_INET6 : AF_INET, cc->pickup_port, &lo);
+		if (fd < 0)
+			return fd;
+		cc->pick_lst[i].fd = fd;
+		cc->pick_lst[i].cb = conc_pick_accept;
+		mpc_loop_add(&cc->loop, &cc->pick_lst[i], EPOLLIN);
+	}
 
 	po.lst_addr4.s_addr = htonl(INADDR_LOOPBACK);
 	po.lst_addr6 = in6addr_loopback;
@@ -936,14 +911,19 @@ static int setup_on_path(struct conc *cc, struct mpc_listen_opts lo)
 	return 0;
 }
 
-static void conc_signal(struct mpc_ev *ev, uint32_t events)
+static void conc_tick(void *arg)
 {
-	struct signalfd_siginfo si;
+	struct conc *cc = arg;
 
-	if (read(ev->fd, &si, sizeof(si)) == sizeof(si)) {
-		pr_info("signal %u: shutting down\n", si.ssi_signo);
-		g_conc->loop.stop = true;
-	}
+	mpc_relay_tick(&cc->relay);
+}
+
+static void conc_sweep(void *arg)
+{
+	struct conc *cc = arg;
+	int n = mpc_fb_sweep(cc->st.fb_fd, cc->fb_ttl_ns);
+
+	cc->relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
 }
 
 /* ---- command ------------------------------------------------------- */
@@ -970,19 +950,6 @@ static void usage(FILE *f)
 		"                       arriving on these access interfaces (tc + XDP guard)\n"
 		"  --pickup-port PORT   port of the transparent pickup listener (default 7302)\n"
 		"  --prefer-subtype N   MP_PREFER_PROXY subtype (default 15, MP_EXPERIMENTAL)\n");
-}
-
-static int parse_u32(const char *s, uint32_t *v, uint32_t min, uint32_t max)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 0);
-	if (errno || *s == '\0' || *end != '\0' || x < min || x > max)
-		return -EINVAL;
-	*v = (uint32_t)x;
-	return 0;
 }
 
 static void publish_info(struct conc *cc)
@@ -1039,7 +1006,6 @@ int cmd_concentrator(int argc, char **argv)
 	uint32_t pipe_size = 1 << 20;
 	struct mpc_state_opts so = { 0 };
 	struct conc cc = { 0 };
-	sigset_t mask;
 	int c, i, err, rc = 1;
 	long nofile;
 
@@ -1089,7 +1055,7 @@ int cmd_concentrator(int argc, char **argv)
 					c == 'm' ? &max_conns :
 					c == 'T' ? &ttl : &pipe_size;
 
-			if (parse_u32(optarg, dst, c == 'T' ? 0 : 1, c == 's' ? 1 << 30 : 1 << 24)) {
+			if (mpc_parse_u32(optarg, dst, c == 'T' ? 0 : 1, c == 's' ? 1 << 30 : 1 << 24)) {
 				mpc_err("invalid value '%s' for --%s", optarg,
 					c == 'c' ? "connect-timeout" :
 					c == 't' ? "convert-timeout" :
@@ -1119,7 +1085,7 @@ int cmd_concentrator(int argc, char **argv)
 		case 'K':
 		case 'M':
 		case 'S':
-			if (parse_u32(optarg, &v, c == 'S' ? 1 : 1,
+			if (mpc_parse_u32(optarg, &v, c == 'S' ? 1 : 1,
 				      c == 'K' ? 65535 : c == 'S' ? 15 : 0xffffffff)) {
 				mpc_err("invalid value '%s'", optarg);
 				return 2;
@@ -1157,6 +1123,7 @@ int cmd_concentrator(int argc, char **argv)
 		return 2;
 	}
 	g_conc = &cc;
+	mpc_daemon_block_signals(&cc.dm);
 	cc.fb_ttl_ns = (uint64_t)ttl * 1000000000ull;
 	nofile = mpc_raise_nofile();
 	pr_debug("RLIMIT_NOFILE %ld\n", nofile);
@@ -1224,36 +1191,14 @@ int cmd_concentrator(int argc, char **argv)
 	publish_info(&cc);
 	publish_allow(&cc);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	cc.sig_ev.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	cc.sig_ev.cb = conc_signal;
-	mpc_loop_add(&cc.loop, &cc.sig_ev, EPOLLIN);
-
-	{
-		uint64_t last_tick = mpc_now_ms(), last_sweep = last_tick;
-
-		while (!cc.loop.stop) {
-			uint64_t now;
-
-			if (mpc_loop_once(&cc.loop, 1000) < 0)
-				break;
-			mpc_relay_reap(&cc.relay);
-			now = mpc_now_ms();
-			if (now - last_tick >= 1000) {
-				last_tick = now;
-				mpc_relay_tick(&cc.relay);
-			}
-			if (now - last_sweep >= 10000) {
-				int n = mpc_fb_sweep(cc.st.fb_fd, cc.fb_ttl_ns);
-
-				last_sweep = now;
-				cc.relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
-			}
-		}
-	}
+	cc.dm.loop = &cc.loop;
+	cc.dm.relay = &cc.relay;
+	cc.dm.tick = conc_tick;
+	cc.dm.sweep = conc_sweep;
+	cc.dm.arg = &cc;
+	err = mpc_daemon_run(&cc.dm);
+	if (err)
+		pr_warn("event loop: %s\n", strerror(-err));
 	rc = 0;
 out_close:
 	for (i = 0; i < cc.n_lst; i++)
@@ -1278,8 +1223,7 @@ out_close:
 		close(cc.icmp4.fd);
 	if (cc.icmp6.fd > 0)
 		close(cc.icmp6.fd);
-	if (cc.sig_ev.fd > 0)
-		close(cc.sig_ev.fd);
+	mpc_daemon_fini(&cc.dm);
 	mpc_state_close(&cc.st);
 	mpc_sysctl_restore_all();
 out_loop:

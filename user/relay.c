@@ -245,6 +245,13 @@ struct mpc_conn *mpc_conn_new(struct mpc_relay *r, int fd_a, mpc_hs_cb hs)
 	return c;
 }
 
+void mpc_conn_priv_free(struct mpc_conn *c)
+{
+	free(c->priv);
+	c->priv = NULL;
+	c->priv_free = NULL;
+}
+
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b)
 {
 	int err;

@@ -109,6 +109,8 @@ static inline void mpc_dcount(struct mpc_relay *r, enum mpc_dcounter c)
  * events until the relay starts. Returns NULL (and closes nothing) on
  * allocation failure. */
 struct mpc_conn *mpc_conn_new(struct mpc_relay *r, int fd_a, mpc_hs_cb hs);
+/* The usual priv_free: free(c->priv). */
+void mpc_conn_priv_free(struct mpc_conn *c);
 /* Attach side b (non-blocking socket, possibly still connecting). */
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b);
 /* Start pumping. `hold_down` keeps b -> a stopped until
