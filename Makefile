@@ -110,6 +110,9 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) $(wildcard include/mpconv/*.h) | $
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
+# mpc_peer hashes what it sends and receives (--sha) with libcrypto's EVP.
+$(BUILD)/tests/mpc_peer: LDLIBS += -lcrypto
+
 tests-build: $(UNIT) $(TOOL_BINS)
 
 bpf-objects: $(BPF_OBJS)

@@ -101,6 +101,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mpc_tokens SEC(".maps");
 
+/* Daemon event counters (enum mpc_dcounter), flushed by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MPC_D_MAX);
+	__type(key, __u32);
+	__type(value, struct mpc_dstat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mpc_dstats SEC(".maps");
+
 /* WAN links and daemon facts for `mpconv status`, written by the daemon. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

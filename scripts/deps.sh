@@ -9,7 +9,7 @@ set -eu
 
 want=${*:-check}
 
-pkgs_build="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev pkg-config"
+pkgs_build="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev libssl-dev pkg-config"
 pkgs_check="iproute2 iputils-ping iperf3 mptcpize tcpdump nftables curl ethtool procps util-linux"
 pkgs_demo="lighttpd"
 pkgs_bench="haproxy shadowsocks-libev valgrind linux-perf"

@@ -25,7 +25,8 @@
 # adds the per-link source routing itself. Every wait is bounded.
 #
 # Case helpers print unnumbered TAP for tests/run:
-#   tcase NAME      start a case (returns 1 when filtered out by $MPC_CASES)
+#   tcase NAME      start a case (returns 1 when filtered out by $MPC_CASES,
+#                   '|'-separated substrings of case names)
 #   pass / fail MSG / skip REASON    end the current case
 #   check DESC CMD...                one-shot case from a command's status
 
@@ -250,6 +251,8 @@ lab_create() {
 	# the conc's routes to the CPE side for the return path
 	nsx "$NS_CONC" ip route add 198.51.100.0/24 via $CPE_WAN1_4 2>/dev/null
 	# an unreachable network: srv answers with ICMP host unreachable
+	# (no ICMP rate limit, so back-to-back error tests all get theirs)
+	nsx "$NS_SRV" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
 	nsx "$NS_SRV" ip route add unreachable 203.0.113.64/26
 	nsx "$NS_SRV" ip -6 route add unreachable 2001:db8:3::/64
 
@@ -293,13 +296,13 @@ mount_bpffs() {
 
 # ---- TAP case helpers ------------------------------------------------
 
-# tcase NAME: begin a case. MPC_CASES (space separated substrings) filters.
+# tcase NAME: begin a case. MPC_CASES ('|'-separated substrings) filters.
 tcase() {
 	[ -n "$MPC_CASE" ] && [ "$MPC_CASE_DONE" = 0 ] && fail "no verdict"
 	MPC_CASE=$1
 	MPC_CASE_DONE=0
 	if [ -n "${MPC_CASES:-}" ]; then
-		local f
+		local f IFS='|'
 		for f in $MPC_CASES; do
 			case $1 in *"$f"*) return 0 ;; esac
 		done

@@ -14,9 +14,6 @@
 #include "cmds.h"
 #include "log.h"
 
-struct mpc_global mpc_g = {
-	.pin_path = MPC_PIN_DEFAULT,
-};
 
 struct cmd {
 	const char *name;
@@ -26,36 +23,12 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "concentrator", cmd_concentrator, "run the downstream MCP (RFC 8803 converter)" },
-	{ "cpe", cmd_cpe, "run the upstream MCP on a CPE" },
 	{ "bindings", cmd_bindings, "list live proxied connections" },
 	{ "status", cmd_status, "show attached interfaces, WAN links and counters" },
-	{ "stats", cmd_stats, "show per-reason BPF counters" },
+	{ "stats", cmd_stats, "show per-reason BPF counters and daemon events" },
 	{ "cache", cmd_cache, "show or flush the MPTCP fallback cache" },
 };
 
-void mpc_err(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (mpc_g.json) {
-		char *p;
-
-		printf("{\"error\":\"");
-		for (p = buf; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				putchar('\\');
-			if ((unsigned char)*p >= 0x20)
-				putchar(*p);
-		}
-		printf("\"}\n");
-	} else {
-		fprintf(stderr, "mpconv: %s\n", buf);
-	}
-}
 
 static void usage(FILE *f)
 {

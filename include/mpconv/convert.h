@@ -75,24 +75,33 @@ enum mpc_cv_error {
 #define MPC_CV_COOKIE_MAX	64
 #define MPC_CV_ERRVAL_MAX	MPC_CV_MAX_LEN
 
-/* A decoded Convert message. `present` has bit (1 << type) set for each
- * known TLV seen (types are < 64). */
+/* Bit of `present` for TLV type t (every type of enum mpc_cv_type is < 64). */
+#define MPC_CV_TLV_BIT(t)	(1ULL << (t))
+
+/*
+ * A decoded Convert message. `present` has MPC_CV_TLV_BIT(type) set for each
+ * TLV seen; only the members of present TLVs are meaningful.
+ */
 struct mpc_cv_msg {
 	uint8_t version;
 	uint16_t total_len;		/* bytes, header included */
 	uint64_t present;
 
 	struct {
-		uint16_t port;		/* host order */
+		uint16_t port;		/* host order, never 0 */
 		struct in6_addr addr;	/* IPv4-mapped for IPv4 */
-		bool extended;		/* Length > 5 */
+		bool extended;		/* Length > 5 on the wire */
+		/* Options to act on: kinds 2, 3, 5 removed (MUST be ignored,
+		 * §1.5), padding removed; each is {kind, len, value}. */
 		uint8_t opts[MPC_CV_OPTS_MAX];
-		uint8_t opts_len;	/* bytes of options, padding excluded */
+		uint8_t opts_len;
 	} connect;
 
 	struct {
+		/* The server's SYN-ACK options, up to (excluding) an EOL or the
+		 * end of the TLV: trailing padding removed, NOPs kept. */
 		uint8_t opts[MPC_CV_OPTS_MAX];
-		uint8_t opts_len;	/* trailing zero padding excluded */
+		uint8_t opts_len;
 	} ext_tcp_hdr;
 
 	struct {
@@ -107,15 +116,29 @@ struct mpc_cv_msg {
 
 	struct {
 		uint8_t code;		/* enum mpc_cv_error */
+		/* Bytes after the code octet, padding included. For codes 1
+		 * and 2 value[0] is the zero octet and the echo starts at
+		 * value[1]. */
 		uint8_t value[MPC_CV_ERRVAL_MAX];
-		uint16_t value_len;	/* bytes after the code octet */
+		uint16_t value_len;
 	} error;
 };
 
 /*
- * Outcome of decoding. When decoding fails the caller (a converter) replies
- * with Error `reply_code`; `reset` means the RFC asks for a reset instead
- * (Total Length 0, §1.3). `detail` is a static string for logs and counters.
+ * Outcome of decoding. `detail` is always a static string (for logs and
+ * counters), "ok" on success.
+ *
+ * Converter side (decoding a client's message): on failure either
+ * `reply_code` is the Error code to answer with (then close, §1.2), or
+ * `reset` is true and reply_code is -1 (Total Length 0, §1.3).
+ *
+ * Client side (decoding a converter's reply): a client never sends Error
+ * TLVs, so every failure sets `reset` (and reply_code -1): the client MUST
+ * reset the connection (§1.4 duplicate/type 0; we extend that to every
+ * malformed reply). mpc_cv_msg_len() has no side: a client treats any
+ * failure it reports as a reset.
+ *
+ * On success reply_code is -1 and reset is false.
  */
 struct mpc_cv_status {
 	int reply_code;		/* enum mpc_cv_error, or -1 when none */
@@ -124,7 +147,14 @@ struct mpc_cv_status {
 };
 
 /* Who is decoding: the rules differ (§1.4: a client resets on duplicate or
- * type-0 TLVs, a converter answers Error 1 or 2). */
+ * type-0 TLVs, a converter answers Error 1 or 2), and so do the TLVs each
+ * side may receive (table in §1.4):
+ *   converter accepts Info, Connect, Cookie;
+ *   client accepts Extended TCP Header, Supported TCP Extensions, Error.
+ * A TLV of a known type sent by the wrong side is treated like an unknown
+ * type: Unsupported Message (2) at the converter, a reset at the client.
+ * (A converter-sent Connect for incoming connections, §1.1, is not
+ * supported: this project converts outgoing connections only.) */
 enum mpc_cv_side {
 	MPC_CV_SIDE_CONVERTER,	/* decoding a client's message */
 	MPC_CV_SIDE_CLIENT,	/* decoding a converter's reply */
@@ -132,28 +162,55 @@ enum mpc_cv_side {
 
 /*
  * Peek at the fixed header. Returns the full message length in bytes
- * (header included) when `len` >= 4 and the header is acceptable, 0 when
- * fewer than 4 bytes are available, or -1 with `st` set (bad version,
- * bad magic, Total Length 0).
+ * (header included, a multiple of 4 in 4..1020) when `len` >= 4 and the
+ * header is acceptable, 0 when fewer than 4 bytes are available, or -1
+ * with `st` set. Checks in this order: magic (not 0x2263 -> Malformed, 1:
+ * not a Convert message of any version), version (not 1 -> Unsupported
+ * Version, 0), Total Length 0 (-> reset). `st` may be NULL.
  */
 int mpc_cv_msg_len(const uint8_t *buf, size_t len, struct mpc_cv_status *st);
 
 /*
- * Decode one complete message of exactly `len` bytes (the value returned by
- * mpc_cv_msg_len). Returns 0 and fills `msg`, or -1 with `st` set. Checks
- * every MUST of protocol.md §1: framing inside Total Length, zero-length
- * TLVs, duplicates, type 0, unknown types, Connect address class
- * (multicast, loopback, broadcast, unspecified), reserved fields, and the
- * option kinds a Connect or Supported TCP Extensions may carry.
+ * Decode the message at the start of `buf`; `len` is the number of bytes
+ * available. Fewer than Total Length bytes -> Malformed. Bytes past Total
+ * Length are SYN/application data (§1.2) and are not examined. Returns 0
+ * and fills `msg`, or -1 with `st` set (`st` may be NULL).
+ *
+ * Checks every MUST of protocol.md §1, framing first over the whole message
+ * (a TLV of Length 0 or running past Total Length -> Malformed), then each
+ * TLV in order, stopping at the first failure:
+ *   type 0 -> Unsupported Message; unknown type or a type this side must
+ *   not receive -> Unsupported Message; duplicate -> Malformed;
+ *   Info not exactly `01 01 00 00` -> Malformed;
+ *   Connect shorter than 20 bytes, port 0, forbidden address class
+ *   (mpc_cv_addr_forbidden) -> Malformed; Extended Connect options: kind
+ *   0/1, option length < 2 or past the TLV, a zero run that is not just
+ *   the (< 4 byte) padding, or more than 40 bytes of kept options ->
+ *   Malformed; kinds 2, 3, 5 are dropped from msg->connect.opts;
+ *   Cookie: Length 1 (no cookie), non-zero Zero field, or more than 64
+ *   bytes -> Malformed;
+ *   Supported TCP Extensions: kinds 1, 2, 3, 5, 29 or a zero followed by a
+ *   non-zero kind, more than 64 kinds -> malformed (reset);
+ *   Extended TCP Header: an option past the TLV or more than 40 bytes of
+ *   options -> malformed (reset).
+ * Leniency (documented choices): the Unassigned 16 bits of Supported TCP
+ * Extensions and Extended TCP Header are ignored on receipt (MUST be 0
+ * when sent; ignoring them keeps a future assignment compatible); an
+ * Error TLV may carry any code; the zero octet of an echo is not checked.
+ * A message with no TLV at all decodes fine: whether a Connect or Info is
+ * required is the caller's policy (check msg->present).
  */
 int mpc_cv_decode(const uint8_t *buf, size_t len, enum mpc_cv_side side,
 		  struct mpc_cv_msg *msg, struct mpc_cv_status *st);
 
 /*
- * Encoders write into `buf` (capacity `cap`) and return the bytes written,
- * or -1 if `cap` is too small or an argument is invalid. An encoded message
- * is a header followed by TLVs; build it with mpc_cv_begin(), the tlv
- * helpers, then mpc_cv_finish() which fills Total Length.
+ * Encoders write into `buf` (capacity `cap`). An encoded message is a
+ * header followed by TLVs; build it with mpc_cv_begin(), the put helpers,
+ * then mpc_cv_finish() which fills Total Length. A put that would not fit
+ * in `cap` or in the 1020-byte message limit, or has an invalid argument,
+ * sets `overflow` and writes nothing; finish() then fails. Every value is
+ * zero-padded to 32 bits. The encoders do not police contents (tests use
+ * them to build invalid messages too).
  */
 struct mpc_cv_buf {
 	uint8_t *buf;
@@ -164,27 +221,62 @@ struct mpc_cv_buf {
 
 void mpc_cv_begin(struct mpc_cv_buf *b, uint8_t *buf, size_t cap);
 void mpc_cv_put_info(struct mpc_cv_buf *b);
-/* `opts` may be NULL/0 for a base Connect. */
+/* `opts` may be NULL/0 for a base Connect; else an Extended Connect. */
 void mpc_cv_put_connect(struct mpc_cv_buf *b, const struct in6_addr *addr, uint16_t port,
 			const uint8_t *opts, size_t opts_len);
 void mpc_cv_put_ext_tcp_hdr(struct mpc_cv_buf *b, const uint8_t *opts, size_t opts_len);
 void mpc_cv_put_supp_ext(struct mpc_cv_buf *b, const uint8_t *kinds, size_t n);
+/* `len` must be > 0. */
 void mpc_cv_put_cookie(struct mpc_cv_buf *b, const uint8_t *cookie, size_t len);
 /* Error with a value (codes 0, 3, 32, 33, 64, 65, 96, 97): `value` is
- * written after the code octet and zero-padded. For codes 1 and 2 use
+ * written after the code octet and zero-padded; vlen 0 gives a single zero
+ * value octet ("Value MUST be 0"). For codes 1 and 2 use
  * mpc_cv_put_error_echo(), which writes a zero octet then the echo. */
 void mpc_cv_put_error(struct mpc_cv_buf *b, uint8_t code, const uint8_t *value, size_t vlen);
+/* The echo is truncated to what fits in min(cap, 1020) bytes: the RFC asks
+ * for the received message, but a reply cannot exceed 255 words; the first
+ * bytes (header, first TLVs) are the useful part. Overflows only if not even
+ * the 4-byte TLV head fits. */
 void mpc_cv_put_error_echo(struct mpc_cv_buf *b, uint8_t code, const uint8_t *msg, size_t mlen);
 /* Returns total bytes, or -1 on overflow (or a message over 1020 bytes). */
 int mpc_cv_finish(struct mpc_cv_buf *b);
 
+/*
+ * Build a whole Error message (header + one Error TLV with `value`) into
+ * `out`. Returns its length or -1 when it does not fit.
+ */
+int mpc_cv_build_error(uint8_t *out, size_t cap, uint8_t code, const uint8_t *value,
+		       size_t vlen);
+
+/*
+ * Build the converter's canonical reply to a failed decode: `rx`/`rxlen` are
+ * the bytes received (the SYN payload or the start of the stream), `st` the
+ * status from mpc_cv_msg_len() or mpc_cv_decode(). Value per §1.6:
+ *   0 Unsupported Version -> the supported version list (one octet, 1);
+ *   1/2 Malformed / Unsupported Message -> zero octet + echo of the received
+ *     message: its Total Length bytes when the header is valid (never the
+ *     SYN data after it), else all of rx; truncated to fit 1020 bytes;
+ *   any other code -> a zero value octet.
+ * Returns the length written, or -1 when there is nothing to send
+ * (st->reset, reply_code < 0) or `cap` is too small (8 bytes always fit
+ * codes other than 1/2).
+ */
+int mpc_cv_build_error_reply(uint8_t *out, size_t cap, const uint8_t *rx, size_t rxlen,
+			     const struct mpc_cv_status *st);
+
 /* Address helpers: IPv4 <-> IPv4-mapped. */
 void mpc_cv_addr_from_v4(struct in6_addr *out, uint32_t v4_be);
 bool mpc_cv_addr_is_v4(const struct in6_addr *a);
-/* True for the classes a Connect TLV MUST NOT carry (§1.5): multicast,
- * broadcast, loopback, unspecified (v4 and v6, v4-mapped included). */
+/* True for the classes a Connect TLV MUST NOT carry (§1.5, RFC 6890):
+ * multicast (224/4, ff00::/8), limited broadcast (255.255.255.255),
+ * loopback (127/8, ::1), unspecified (0.0.0.0/8 "this network" and ::).
+ * IPv4 classes apply to IPv4-mapped addresses. */
 bool mpc_cv_addr_forbidden(const struct in6_addr *a);
 
+/* Stable lowercase names for logs and test output: "malformed-message",
+ * "destination-unreachable", ...; "unknown" for unassigned codes. */
 const char *mpc_cv_error_name(int code);
+/* "info", "connect", ...; "unknown" otherwise. */
+const char *mpc_cv_tlv_name(int type);
 
 #endif /* MPCONV_CONVERT_H */

@@ -218,6 +218,15 @@ enum mpc_mode {
 	MPC_MODE_DIRECT = 2,	/* single-ended: MPTCP straight to servers */
 };
 
+/* Bits of mpc_info.attach_mask: which programs the daemon attached. */
+enum mpc_prog_bit {
+	MPC_P_TC_LAN = 0,	/* CPE LAN ingress classifier */
+	MPC_P_TC_WAN = 1,	/* CPE WAN egress stamper */
+	MPC_P_TC_PICKUP = 2,	/* concentrator access ingress pickup */
+	MPC_P_XDP_GUARD = 3,	/* concentrator access XDP guard */
+	MPC_P_SOCKOPS = 4,	/* concentrator token learner */
+};
+
 struct mpc_info {
 	__u32 pid;
 	__u8 role;		/* enum mpc_role */
@@ -232,6 +241,48 @@ struct mpc_info {
 	__u64 attach_mask;	/* bit per program kind attached */
 };
 MPC_STATIC_ASSERT(sizeof(struct mpc_info) == 48, "mpc_info layout");
+
+/* ---- Daemon counters (userspace events), mpc_dstats ------------------
+ * The daemon counts what it sees at the socket level (Convert errors sent,
+ * malformed input, resource exhaustion, relays ended) and flushes the
+ * counts once a second into a pinned array indexed by this enum, so
+ * `mpconv stats` and bpftool read them like the BPF counters. Append only. */
+enum mpc_dcounter {
+	MPC_D_ACCEPTED = 0,	/* connections accepted */
+	MPC_D_RELAYED,		/* connections that reached the relay phase */
+	MPC_D_CLOSED,		/* relays ended by FIN both ways */
+	MPC_D_RESET,		/* relays torn down by a RST or error */
+	MPC_D_CV_TIMEOUT,	/* Convert message not complete in time */
+	MPC_D_CV_TRUNC,		/* peer closed mid-message */
+	MPC_D_CV_RESET,		/* message demanded a reset (Total Length 0) */
+	MPC_D_ERR_TX_VERSION,	/* Error 0 sent: unsupported version */
+	MPC_D_ERR_TX_MALFORMED,	/* Error 1 sent */
+	MPC_D_ERR_TX_UNSUPP,	/* Error 2 sent */
+	MPC_D_ERR_TX_NOAUTH,	/* Error 32 sent */
+	MPC_D_ERR_TX_TCPOPT,	/* Error 33 sent */
+	MPC_D_ERR_TX_RESOURCE,	/* Error 64 sent */
+	MPC_D_ERR_TX_NETWORK,	/* Error 65 sent */
+	MPC_D_ERR_TX_CONNRESET,	/* Error 96 sent */
+	MPC_D_ERR_TX_UNREACH,	/* Error 97 sent */
+	MPC_D_ERR_RX,		/* Error TLV received from a converter (CPE) */
+	MPC_D_BAD_REPLY,	/* converter reply malformed (CPE) */
+	MPC_D_INFO,		/* Info requests answered */
+	MPC_D_EMFILE,		/* accept/socket/pipe failed for lack of fds */
+	MPC_D_ENOMEM,		/* allocation failed */
+	MPC_D_CONN_LIMIT,	/* --max-conns reached */
+	MPC_D_DOWN_MPTCP,	/* server leg negotiated MPTCP */
+	MPC_D_DOWN_TCP,		/* server leg is plain TCP */
+	MPC_D_FB_INSERT,	/* fallback-cache entries created */
+	MPC_D_FB_HIT,		/* connections that used a cache entry */
+	MPC_D_FB_EXPIRED,	/* entries aged out */
+	MPC_D_MAP_FULL,		/* a binding could not be recorded */
+	MPC_D_MAX
+};
+
+struct mpc_dstat {
+	__u64 value;
+};
+MPC_STATIC_ASSERT(sizeof(struct mpc_dstat) == 8, "mpc_dstat layout");
 
 /* ---- XDP -> tc metadata (xdp_guard hands its parse to tc_pickup) ------ */
 #define MPC_META_MAGIC 0x6d70u	/* "mp" */

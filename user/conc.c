@@ -1,0 +1,997 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * mpconv concentrator: the downstream MCP, an RFC 8803 Transport Converter
+ * on MPTCP (protocol.md §1). Per connection:
+ *
+ *   accept (SYN data = Convert message, cookie-less TFO)
+ *     -> authorize the source (--allow) -> read and decode the message
+ *     -> connect to the Connect TLV's address, MPTCP first
+ *     -> reply: Extended TCP Header (+ Supported Extensions if asked),
+ *        or an Error TLV followed by a graceful close
+ *     -> splice relay, binding in mpc_binds
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include <mpconv/convert.h>
+
+#include "addr.h"
+#include "cmds.h"
+#include "conc.h"
+#include "fbcache.h"
+#include "log.h"
+#include "loop.h"
+#include "relay.h"
+#include "sock.h"
+#include "state.h"
+#include "sysctl.h"
+
+#define CONC_MAX_LISTEN 8
+
+struct conc_listener {
+	struct mpc_ev ev;
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct conc {
+	struct mpc_ev icmp4, icmp6;	/* raw sockets: exact ICMP codes */
+	struct mpc_loop loop;
+	struct mpc_relay relay;
+	struct mpc_state st;
+	struct conc_listener lst[CONC_MAX_LISTEN];
+	int n_lst;
+	struct mpc_prefix *allow;
+	int n_allow;
+	struct mpc_tqueue q_read, q_connect;
+	uint64_t fb_ttl_ns;
+	bool mptcp_server;
+	struct mpc_ev sig_ev;
+};
+
+enum conc_phase {
+	PH_READ = 0,	/* waiting for the complete Convert message */
+	PH_CONNECT,	/* connecting to the server */
+};
+
+struct conc_hs {
+	uint8_t phase;
+	bool info;		/* Info TLV asked for Supported Extensions */
+	bool tried_mptcp;
+	bool cached_tcp;	/* fallback cache said: plain TCP */
+	struct mpc_cv_msg msg;
+	uint8_t buf[MPC_CV_MAX_LEN];
+	uint16_t have;
+	uint16_t lport;		/* local port toward the server */
+	int16_t icmp_code;	/* ICMP dest-unreach code seen, or -1 */
+};
+
+static struct conc *g_conc;
+
+/* Kinds we list in Supported TCP Extensions (§1.5): MPTCP MUST be there
+ * for a converter offering MPTCP; SACK-permitted and timestamps are what
+ * this converter's own SYNs carry. */
+static const uint8_t supported_kinds[] = { 30, 4, 8 };
+
+/* ---- replies ------------------------------------------------------- */
+
+static enum mpc_dcounter err_counter(uint8_t code)
+{
+	switch (code) {
+	case MPC_CV_E_UNSUPP_VERSION:
+		return MPC_D_ERR_TX_VERSION;
+	case MPC_CV_E_MALFORMED:
+		return MPC_D_ERR_TX_MALFORMED;
+	case MPC_CV_E_UNSUPP_MSG:
+		return MPC_D_ERR_TX_UNSUPP;
+	case MPC_CV_E_NOT_AUTHORIZED:
+		return MPC_D_ERR_TX_NOAUTH;
+	case MPC_CV_E_UNSUPP_TCP_OPT:
+		return MPC_D_ERR_TX_TCPOPT;
+	case MPC_CV_E_RESOURCE:
+		return MPC_D_ERR_TX_RESOURCE;
+	case MPC_CV_E_CONN_RESET:
+		return MPC_D_ERR_TX_CONNRESET;
+	case MPC_CV_E_DEST_UNREACH:
+		return MPC_D_ERR_TX_UNREACH;
+	default:
+		return MPC_D_ERR_TX_NETWORK;
+	}
+}
+
+/* Send Error `code` and close gracefully (FIN, drain, close): the RFC
+ * forbids an immediate RST so the Error TLV reaches the client. Codes 1
+ * and 2 echo the received message (§1.6). */
+static void reply_error(struct mpc_conn *c, uint8_t code, const uint8_t *val, size_t vlen)
+{
+	uint8_t out[MPC_CV_MAX_LEN];
+	struct mpc_cv_buf b;
+	int n;
+
+	mpc_cv_begin(&b, out, sizeof(out));
+	if (code == MPC_CV_E_MALFORMED || code == MPC_CV_E_UNSUPP_MSG)
+		mpc_cv_put_error_echo(&b, code, val, vlen);
+	else
+		mpc_cv_put_error(&b, code, val, vlen);
+	n = mpc_cv_finish(&b);
+	mpc_dcount(c->r, err_counter(code));
+	if (mpc_log_level >= MPC_LOG_DEBUG) {
+		char a[MPC_ADDRSTRLEN];
+
+		pr_debug("%s: Error %u (%s)\n", mpc_addr16_str(c->client, a), code,
+			 mpc_cv_error_name(code));
+	}
+	if (n > 0 && mpc_write_all(c->a.ev.fd, out, n)) {
+		mpc_conn_abort(c);
+		return;
+	}
+	mpc_conn_linger(c);
+}
+
+static void reply_error0(struct mpc_conn *c, uint8_t code)
+{
+	uint8_t zero = 0;
+
+	reply_error(c, code, &zero, 1);
+}
+
+/*
+ * The server's SYN-ACK options, as far as the socket API reveals them
+ * (RFC 8803 asks for a copy of them in the Extended TCP Header TLV):
+ *  - SACK-permitted, timestamps and window scale come from tcpi_options
+ *    and tcpi_snd_wscale; TSval/TSecr are not exposed and are sent as 0;
+ *  - MSS is derived from tcpi_snd_mss plus the timestamp overhead, i.e.
+ *    the server's MSS unless the path MTU lowered it;
+ *  - MP_CAPABLE is reported (kind 30, length 4, version 1) when the
+ *    server leg negotiated MPTCP; the server's key is never disclosed.
+ * Option order follows the Linux SYN-ACK (MSS, SACKP, TS, NOP+WS).
+ */
+static size_t server_opts(int fd, bool mptcp, uint8_t *o)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	size_t n = 0;
+	uint32_t mss;
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && len >= 8) {
+		mss = ti.tcpi_snd_mss + ((ti.tcpi_options & TCPI_OPT_TIMESTAMPS) ? 12 : 0);
+		if (mss > 0xffff)
+			mss = 0xffff;
+		o[n++] = 2, o[n++] = 4, o[n++] = mss >> 8, o[n++] = mss & 0xff;
+		if (ti.tcpi_options & TCPI_OPT_SACK)
+			o[n++] = 4, o[n++] = 2;
+		if (ti.tcpi_options & TCPI_OPT_TIMESTAMPS) {
+			o[n++] = 8, o[n++] = 10;
+			memset(o + n, 0, 8);
+			n += 8;
+		}
+		if (ti.tcpi_options & TCPI_OPT_WSCALE)
+			o[n++] = 1, o[n++] = 3, o[n++] = 3, o[n++] = ti.tcpi_snd_wscale;
+	}
+	if (mptcp)
+		o[n++] = 30, o[n++] = 4, o[n++] = 0x01, o[n++] = 0x01; /* MPC v1, H */
+	return n;
+}
+
+/* ---- connecting ------------------------------------------------------ */
+
+/* Error 97 carries the ICMP code (§1.6). The kernel turns ICMP errors
+ * into errnos on MPTCP sockets (which refuse IP_RECVERR); map them back:
+ * ICMPv4 dest-unreach codes 0 net, 1 host, 2 protocol, 4 frag-needed,
+ * 5 source-route, 13 admin-prohibited; ICMPv6 codes 0 no-route,
+ * 1 admin-prohibited, 3 address unreachable. EHOSTUNREACH is ambiguous
+ * between host unreachable and filtered in v4: reported as host. */
+static int icmp_code_of(int err, bool v6)
+{
+	switch (err) {
+	case ENETUNREACH:
+		return 0;
+	case EHOSTUNREACH:
+		return v6 ? 3 : 1;
+	case ENOPROTOOPT:
+		return v6 ? -1 : 2;
+	case EMSGSIZE:
+		return v6 ? -1 : 4;
+	case EOPNOTSUPP:
+		return v6 ? -1 : 5;
+	case EACCES:
+	case EPERM:
+		return v6 ? 1 : 13;
+	default:
+		return -1;
+	}
+}
+
+
+/*
+ * Exact ICMP codes for Error 97. MPTCP sockets refuse IP_RECVERR, so the
+ * code behind an EHOSTUNREACH is not visible on the socket. Raw ICMP
+ * sockets filtered to destination-unreachable receive a copy of each such
+ * message (before TCP acts on it); the quoted header names the pending
+ * connection by its ports and server address.
+ */
+static void icmp_match(const uint8_t *daddr16, uint16_t dport, uint16_t sport, uint8_t code)
+{
+	struct mpc_list *pos, *tmp;
+
+	mpc_list_for_each_safe(pos, tmp, &g_conc->q_connect.head)
+	{
+		struct mpc_conn *c = container_of(pos, struct mpc_conn, timer.node);
+		struct conc_hs *hs = c->priv;
+
+		if (hs && hs->phase == PH_CONNECT && c->sport == dport && hs->lport == sport &&
+		    !memcmp(c->server, daddr16, 16)) {
+			hs->icmp_code = code;
+			return;
+		}
+	}
+}
+
+static void icmp_read(struct mpc_ev *ev, uint32_t events)
+{
+	uint8_t buf[512], a[16];
+	bool v6 = ev == &g_conc->icmp6;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		ssize_t n = recv(ev->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		const uint8_t *q;
+		size_t off;
+
+		if (n <= 0)
+			return;
+		if (!v6) {
+			/* IPv4 raw: outer IP header, ICMP(8), quoted IP, TCP */
+			size_t ihl = (buf[0] & 0x0f) * 4, qihl;
+
+			if ((size_t)n < ihl + 8 + 20 || buf[ihl] != 3)
+				continue;
+			q = buf + ihl + 8;
+			qihl = (q[0] & 0x0f) * 4;
+			off = ihl + 8 + qihl;
+			if (q[9] != IPPROTO_TCP || (size_t)n < off + 4)
+				continue;
+			memset(a, 0, 10);
+			a[10] = a[11] = 0xff;
+			memcpy(a + 12, q + 16, 4);
+			icmp_match(a, (buf[off + 2] << 8) | buf[off + 3],
+				   (buf[off] << 8) | buf[off + 1], buf[ihl + 1]);
+		} else {
+			/* ICMPv6 raw sockets start at the ICMPv6 header */
+			if (n < 8 + 40 + 4 || buf[0] != 1)
+				continue;
+			q = buf + 8;
+			if (q[6] != IPPROTO_TCP)
+				continue;
+			off = 8 + 40;
+			icmp_match(q + 24, (buf[off + 2] << 8) | buf[off + 3],
+				   (buf[off] << 8) | buf[off + 1], buf[1]);
+		}
+	}
+}
+
+static void icmp_open(struct conc *cc)
+{
+	struct icmp6_filter f6;
+	uint32_t f4 = ~(1u << 3); /* ICMP_FILTER blocks the types set */
+
+	cc->icmp4.fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (cc->icmp4.fd >= 0) {
+		setsockopt(cc->icmp4.fd, SOL_RAW, 1 /* ICMP_FILTER */, &f4, sizeof(f4));
+		cc->icmp4.cb = icmp_read;
+		mpc_loop_add(&cc->loop, &cc->icmp4, EPOLLIN);
+	}
+	cc->icmp6.fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+	if (cc->icmp6.fd >= 0) {
+		ICMP6_FILTER_SETBLOCKALL(&f6);
+		ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f6);
+		setsockopt(cc->icmp6.fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f6, sizeof(f6));
+		cc->icmp6.cb = icmp_read;
+		mpc_loop_add(&cc->loop, &cc->icmp6, EPOLLIN);
+	}
+	if (cc->icmp4.fd < 0 || cc->icmp6.fd < 0)
+		pr_info("no raw ICMP socket (%s): Error 97 codes derived from errno\n",
+			strerror(errno));
+}
+
+static void conc_fail_connect(struct mpc_conn *c, int err)
+{
+	struct conc_hs *hs = c->priv;
+	bool v6 = !mpc_addr16_is_v4(c->server);
+	int code;
+
+	/* the ICMP copy may still sit unread in this event batch */
+	if (g_conc->icmp4.fd >= 0)
+		icmp_read(&g_conc->icmp4, EPOLLIN);
+	if (g_conc->icmp6.fd >= 0)
+		icmp_read(&g_conc->icmp6, EPOLLIN);
+	if (hs && hs->icmp_code >= 0) {
+		uint8_t v = (uint8_t)hs->icmp_code;
+
+		reply_error(c, MPC_CV_E_DEST_UNREACH, &v, 1);
+		return;
+	}
+	if (err == ECONNREFUSED) {
+		reply_error0(c, MPC_CV_E_CONN_RESET);
+		return;
+	}
+	code = icmp_code_of(err, v6);
+	if (code >= 0) {
+		uint8_t v = (uint8_t)code;
+
+		reply_error(c, MPC_CV_E_DEST_UNREACH, &v, 1);
+		return;
+	}
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		mpc_dcount(c->r, err == ENOMEM || err == ENOBUFS ? MPC_D_ENOMEM : MPC_D_EMFILE);
+		reply_error0(c, MPC_CV_E_RESOURCE);
+		return;
+	}
+	/* timeout, or anything else on the way: Network Failure */
+	reply_error0(c, MPC_CV_E_NETWORK);
+}
+
+static void conc_connected(struct mpc_conn *c)
+{
+	struct conc_hs *hs = c->priv;
+	uint8_t out[MPC_CV_MAX_LEN], opts[MPC_CV_OPTS_MAX];
+	struct mpc_cv_buf b;
+	int down, up, n;
+	size_t olen;
+
+	down = mpc_sock_mptcp(c->b.ev.fd, NULL, NULL);
+	up = mpc_sock_mptcp(c->a.ev.fd, &c->subflows, &c->token);
+	if (down > 0) {
+		c->bflags |= MPC_BF_DOWN_MPTCP;
+		mpc_dcount(c->r, MPC_D_DOWN_MPTCP);
+	} else {
+		mpc_dcount(c->r, MPC_D_DOWN_TCP);
+	}
+	if (up > 0)
+		c->bflags |= MPC_BF_UP_MPTCP;
+	if (hs->cached_tcp)
+		c->bflags |= MPC_BF_DOWN_CACHED;
+
+	/* Fallback cache (protocol.md §3): MP_CAPABLE was offered and the
+	 * connection ended up plain TCP. SYN retransmissions mean the
+	 * MP_CAPABLE SYNs went unanswered and the kernel's plain retry
+	 * worked; none means the server answered without MP_CAPABLE. */
+	if (hs->tried_mptcp && down == 0 && g_conc->st.fb_fd >= 0) {
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+		uint8_t reason = MPC_FB_NO_MPC;
+
+		memset(&ti, 0, sizeof(ti));
+		if (!getsockopt(c->b.ev.fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) &&
+		    ti.tcpi_total_retrans > 0)
+			reason = MPC_FB_SYN_DROPPED;
+		if (!mpc_fb_insert(g_conc->st.fb_fd, c->server, reason))
+			mpc_dcount(c->r, MPC_D_FB_INSERT);
+	}
+
+	olen = server_opts(c->b.ev.fd, down > 0, opts);
+	mpc_cv_begin(&b, out, sizeof(out));
+	mpc_cv_put_ext_tcp_hdr(&b, opts, olen);
+	if (hs->info)
+		mpc_cv_put_supp_ext(&b, supported_kinds, sizeof(supported_kinds));
+	n = mpc_cv_finish(&b);
+	if (n < 0 || mpc_write_all(c->a.ev.fd, out, n)) {
+		mpc_conn_abort(c);
+		return;
+	}
+	c->priv_free(c);
+	c->hs = NULL;
+	c->cookie = mpc_sock_cookie(c->a.ev.fd);
+	c->last_ns = mpc_now_ns();
+	mpc_conn_bind(c);
+	mpc_conn_start_relay(c, false);
+}
+
+static void conc_start_connect(struct mpc_conn *c)
+{
+	struct conc_hs *hs = c->priv;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, err;
+
+	len = mpc_16_to_sa(c->server, c->sport, &ss);
+	/* MPTCP first (nam-01 §5.6.1: never strip MP_CAPABLE), unless the
+	 * fallback cache knows this destination drops or ignores it. */
+	hs->tried_mptcp = g_conc->mptcp_server;
+	if (hs->tried_mptcp && mpc_fb_lookup(g_conc->st.fb_fd, c->server, g_conc->fb_ttl_ns, NULL) > 0) {
+		hs->tried_mptcp = false;
+		hs->cached_tcp = true;
+		mpc_dcount(c->r, MPC_D_FB_HIT);
+	}
+	fd = mpc_stream_socket(ss.ss_family, hs->tried_mptcp);
+	if (fd == -EPROTONOSUPPORT || fd == -ENOPROTOOPT || fd == -EINVAL) {
+		hs->tried_mptcp = false;
+		fd = mpc_stream_socket(ss.ss_family, false);
+	}
+	if (fd < 0) {
+		conc_fail_connect(c, -fd);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		/* refused before leaving the box (no route here): a
+		 * forwarding problem of the converter, §1.6 code 65 */
+		if (err == ENETUNREACH || err == EHOSTUNREACH || err == EACCES || err == EPERM)
+			reply_error0(c, MPC_CV_E_NETWORK);
+		else
+			conc_fail_connect(c, err);
+		return;
+	}
+	if (mpc_conn_set_b(c, fd)) {
+		close(fd);
+		reply_error0(c, MPC_CV_E_RESOURCE);
+		return;
+	}
+	{
+		struct sockaddr_storage local;
+		socklen_t llen = sizeof(local);
+
+		if (!getsockname(fd, (struct sockaddr *)&local, &llen))
+			mpc_sa_to16(&local, (uint8_t[16]){ 0 }, &hs->lport);
+	}
+	hs->phase = PH_CONNECT;
+	mpc_timer_arm(&g_conc->loop, &g_conc->q_connect, &c->timer);
+}
+
+/* ---- reading the Convert message ----------------------------------- */
+
+static int check_connect_opts(struct mpc_conn *c, const struct mpc_cv_msg *m)
+{
+	uint8_t bad[MPC_CV_OPTS_MAX];
+	size_t nbad = 0, i = 0;
+
+	/* Extended Connect (§1.5): options we cannot put in our SYN are
+	 * refused with Error 33 listing their kinds. MPTCP without content,
+	 * SACK-permitted and a value-less timestamp are what our SYN has;
+	 * TFO would need a cookie API the kernel does not offer. */
+	while (i + 1 < m->connect.opts_len) {
+		uint8_t kind = m->connect.opts[i], len = m->connect.opts[i + 1];
+
+		if (len < 2)
+			break;
+		if (!((kind == 30 && len == 2) || (kind == 4 && len == 2) || kind == 8))
+			bad[nbad++] = kind;
+		i += len;
+	}
+	if (nbad) {
+		reply_error(c, MPC_CV_E_UNSUPP_TCP_OPT, bad, nbad);
+		return -1;
+	}
+	return 0;
+}
+
+static void conc_got_message(struct mpc_conn *c)
+{
+	struct conc_hs *hs = c->priv;
+	struct mpc_cv_status st;
+	struct mpc_cv_msg *m = &hs->msg;
+
+	if (mpc_cv_decode(hs->buf, hs->have, MPC_CV_SIDE_CONVERTER, m, &st)) {
+		if (st.reset) {
+			mpc_dcount(c->r, MPC_D_CV_RESET);
+			mpc_conn_abort(c);
+		} else if (st.reply_code == MPC_CV_E_UNSUPP_VERSION) {
+			uint8_t v = MPC_CV_VERSION;
+
+			reply_error(c, MPC_CV_E_UNSUPP_VERSION, &v, 1);
+		} else {
+			reply_error(c, st.reply_code < 0 ? MPC_CV_E_MALFORMED : st.reply_code,
+				    hs->buf, hs->have);
+		}
+		return;
+	}
+	hs->info = m->present & (1ull << MPC_CV_T_INFO);
+	if (!(m->present & (1ull << MPC_CV_T_CONNECT))) {
+		if (hs->info) {
+			uint8_t out[64];
+			struct mpc_cv_buf b;
+			int n;
+
+			mpc_cv_begin(&b, out, sizeof(out));
+			mpc_cv_put_supp_ext(&b, supported_kinds, sizeof(supported_kinds));
+			n = mpc_cv_finish(&b);
+			mpc_dcount(c->r, MPC_D_INFO);
+			if (n < 0 || mpc_write_all(c->a.ev.fd, out, n))
+				mpc_conn_abort(c);
+			else
+				mpc_conn_linger(c);
+			return;
+		}
+		/* neither Info nor Connect: nothing a converter can act on */
+		reply_error(c, MPC_CV_E_MALFORMED, hs->buf, hs->have);
+		return;
+	}
+	if (m->connect.extended && check_connect_opts(c, m))
+		return;
+	memcpy(c->server, &m->connect.addr, 16);
+	c->sport = m->connect.port;
+	conc_start_connect(c);
+}
+
+static void conc_read(struct mpc_conn *c)
+{
+	struct conc_hs *hs = c->priv;
+	struct mpc_cv_status st;
+	ssize_t n;
+	int need;
+
+	/* Peek, so that the bytes after the message (the client's own data,
+	 * §1.2) stay in the socket for the relay. */
+	n = recv(c->a.ev.fd, hs->buf, sizeof(hs->buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		mpc_dcount(c->r, MPC_D_CV_TRUNC);
+		mpc_conn_abort(c);
+		return;
+	}
+	if (n == 0) {
+		/* the client vanished mid-message */
+		mpc_dcount(c->r, MPC_D_CV_TRUNC);
+		mpc_conn_abort(c);
+		return;
+	}
+	hs->have = n;
+	need = mpc_cv_msg_len(hs->buf, n, &st);
+	if (need < 0) {
+		if (st.reset) {
+			mpc_dcount(c->r, MPC_D_CV_RESET);
+			mpc_conn_abort(c);
+		} else if (st.reply_code == MPC_CV_E_UNSUPP_VERSION) {
+			uint8_t v = MPC_CV_VERSION;
+
+			recv(c->a.ev.fd, hs->buf, n, MSG_DONTWAIT);
+			reply_error(c, MPC_CV_E_UNSUPP_VERSION, &v, 1);
+		} else {
+			recv(c->a.ev.fd, hs->buf, n, MSG_DONTWAIT);
+			reply_error(c, MPC_CV_E_MALFORMED, hs->buf, n);
+		}
+		return;
+	}
+	if (need == 0 || n < need) {
+		/* a peer that stops sending here is closed by the timer */
+		if (n == sizeof(hs->buf))
+			reply_error(c, MPC_CV_E_MALFORMED, hs->buf, n);
+		return;
+	}
+	/* consume exactly the message */
+	if (recv(c->a.ev.fd, hs->buf, need, MSG_DONTWAIT) != need) {
+		mpc_conn_abort(c);
+		return;
+	}
+	hs->have = need;
+	mpc_timer_cancel(&c->timer);
+	conc_got_message(c);
+}
+
+static void conc_hs_event(struct mpc_conn *c, struct mpc_side *s, uint32_t events)
+{
+	struct conc_hs *hs = c->priv;
+
+	if (hs->phase == PH_READ) {
+		if (s == &c->a)
+			conc_read(c);
+		return;
+	}
+	/* PH_CONNECT */
+	if (s == &c->a) {
+		/* client reset or closed before we could answer */
+		if (events & (EPOLLERR | EPOLLHUP))
+			mpc_conn_abort(c);
+		return;
+	}
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		getsockopt(c->b.ev.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		mpc_timer_cancel(&c->timer);
+		if (err)
+			conc_fail_connect(c, err);
+		else
+			conc_connected(c);
+	}
+}
+
+static void conc_timeout(struct mpc_timer *t)
+{
+	struct mpc_conn *c = container_of(t, struct mpc_conn, timer);
+	struct conc_hs *hs = c->priv;
+
+	if (hs->phase == PH_READ) {
+		mpc_dcount(c->r, MPC_D_CV_TIMEOUT);
+		mpc_conn_abort(c);
+	} else {
+		reply_error0(c, MPC_CV_E_NETWORK);
+	}
+}
+
+static void hs_free(struct mpc_conn *c)
+{
+	free(c->priv);
+	c->priv = NULL;
+	c->priv_free = NULL;
+}
+
+/* ---- accepting ------------------------------------------------------ */
+
+bool mpc_prefixes_match(const struct mpc_prefix *p, int n, const uint8_t addr[16])
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (mpc_prefix_match(addr, p[i].addr, p[i].plen))
+			return true;
+	return false;
+}
+
+/* fds ran out: use the reserve descriptor to accept, answer Error 64
+ * (§1.6 Resource Exceeded) and close, so the client learns at once. */
+static void accept_emfile(struct conc *cc, int lfd)
+{
+	static const uint8_t err64[] = { 1, 2, 0x22, 0x63, MPC_CV_T_ERROR, 1, 64, 0 };
+	struct mpc_relay *r = &cc->relay;
+	int fd;
+
+	mpc_dcount(r, MPC_D_EMFILE);
+	if (r->reserve_fd < 0)
+		return;
+	close(r->reserve_fd);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0) {
+		send(fd, err64, sizeof(err64), MSG_DONTWAIT | MSG_NOSIGNAL);
+		mpc_dcount(r, MPC_D_ERR_TX_RESOURCE);
+		shutdown(fd, SHUT_WR);
+		close(fd);
+	}
+	r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void conc_accept(struct mpc_ev *ev, uint32_t events)
+{
+	struct conc_listener *l = container_of(ev, struct conc_listener, ev);
+	struct conc *cc = g_conc;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct mpc_conn *c;
+		struct conc_hs *hs;
+		int fd;
+
+		fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				accept_emfile(cc, l->ev.fd);
+			else if (errno == ENOBUFS || errno == ENOMEM)
+				mpc_dcount(&cc->relay, MPC_D_ENOMEM);
+			return;
+		}
+		mpc_dcount(&cc->relay, MPC_D_ACCEPTED);
+		c = mpc_conn_new(&cc->relay, fd, conc_hs_event);
+		hs = c ? calloc(1, sizeof(*hs)) : NULL;
+		if (!hs) {
+			if (c)
+				mpc_conn_abort(c);
+			else
+				mpc_close_rst(fd);
+			continue;
+		}
+		hs->icmp_code = -1;
+		c->priv = hs;
+		c->priv_free = hs_free;
+		c->timer.fire = conc_timeout;
+		mpc_sa_to16(&peer, c->client, &c->cport);
+
+		/* Authorization first (§1.8, §9.2): an unknown source learns
+		 * nothing else. There is no default allow-all. */
+		if (!mpc_prefixes_match(cc->allow, cc->n_allow, c->client)) {
+			reply_error0(c, MPC_CV_E_NOT_AUTHORIZED);
+			continue;
+		}
+		if (cc->relay.n_conns > cc->relay.max_conns) {
+			mpc_dcount(&cc->relay, MPC_D_CONN_LIMIT);
+			reply_error0(c, MPC_CV_E_RESOURCE);
+			continue;
+		}
+		mpc_timer_arm(&cc->loop, &cc->q_read, &c->timer);
+		conc_read(c); /* the message normally came in the SYN */
+	}
+}
+
+static void conc_signal(struct mpc_ev *ev, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	if (read(ev->fd, &si, sizeof(si)) == sizeof(si)) {
+		pr_info("signal %u: shutting down\n", si.ssi_signo);
+		g_conc->loop.stop = true;
+	}
+}
+
+/* ---- command ------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mpconv [--pin-path DIR] concentrator --listen ADDR:PORT [--listen ...]\n"
+		"              --allow PREFIX [--allow PREFIX]...\n"
+		"              [--connect-timeout SEC] [--convert-timeout SEC] [--max-conns N]\n"
+		"              [--cache-ttl SEC] [--no-mptcp-server] [--pipe-size BYTES]\n"
+		"\n"
+		"  --listen ADDR:PORT   MPTCP listener for RFC 8803 Convert clients ([v6]:port)\n"
+		"  --allow PREFIX       source prefix allowed to use the converter (required;\n"
+		"                       there is no default allow-all)\n"
+		"  --connect-timeout    seconds to reach a server before Error 65 (default 10)\n"
+		"  --convert-timeout    seconds to receive the Convert message (default 5)\n"
+		"  --max-conns N        connections at once; beyond, Error 64 (default 65536)\n"
+		"  --cache-ttl SEC      fallback-cache lifetime (default 86400)\n"
+		"  --no-mptcp-server    connect to servers with plain TCP only\n");
+}
+
+static int parse_u32(const char *s, uint32_t *v, uint32_t min, uint32_t max)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(s, &end, 0);
+	if (errno || *s == '\0' || *end != '\0' || x < min || x > max)
+		return -EINVAL;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static void publish_info(struct conc *cc)
+{
+	struct mpc_info info = { 0 };
+	uint32_t k = 0;
+
+	info.pid = getpid();
+	info.role = MPC_ROLE_CONC;
+	info.start_ns = mpc_now_ns();
+	if (cc->n_lst)
+		mpc_sa_to16(&cc->lst[0].ss, info.conc_addr, &info.conc_port);
+	bpf_map_update_elem(cc->st.info_fd, &k, &info, BPF_ANY);
+}
+
+static void publish_allow(struct conc *cc)
+{
+	struct mpc_pol_val v = { .action = MPC_POL_CONVERT };
+	int i;
+
+	for (i = 0; i < cc->n_allow; i++) {
+		struct mpc_lpm_key k = { .prefixlen = cc->allow[i].plen };
+
+		memcpy(k.addr, cc->allow[i].addr, 16);
+		bpf_map_update_elem(cc->st.allow_fd, &k, &v, BPF_ANY);
+	}
+}
+
+int cmd_concentrator(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "connect-timeout", required_argument, NULL, 'c' },
+		{ "convert-timeout", required_argument, NULL, 't' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "cache-ttl", required_argument, NULL, 'T' },
+		{ "no-mptcp-server", no_argument, NULL, 'N' },
+		{ "pipe-size", required_argument, NULL, 's' },
+		{ "pin-path", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct mpc_listen_opts lo = { .mptcp = true, .tfo_no_cookie = true };
+	uint32_t connect_to = 10, convert_to = 5, max_conns = 65536, ttl = MPC_FB_TTL_DEFAULT_S;
+	uint32_t pipe_size = 1 << 20;
+	struct mpc_state_opts so = { 0 };
+	struct conc cc = { 0 };
+	sigset_t mask;
+	int c, i, err, rc = 1;
+	long nofile;
+
+	cc.mptcp_server = true;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (cc.n_lst == CONC_MAX_LISTEN) {
+				mpc_err("at most %d --listen", CONC_MAX_LISTEN);
+				return 2;
+			}
+			if (mpc_parse_sockaddr(optarg, &cc.lst[cc.n_lst].ss, &cc.lst[cc.n_lst].len,
+					       true)) {
+				mpc_err("--listen '%s': expected ADDR:PORT or [V6]:PORT", optarg);
+				return 2;
+			}
+			cc.n_lst++;
+			break;
+		case 'a': {
+			struct mpc_prefix *np = realloc(cc.allow, (cc.n_allow + 1) * sizeof(*np));
+
+			if (!np)
+				return 1;
+			cc.allow = np;
+			if (mpc_parse_prefix(optarg, np[cc.n_allow].addr, &np[cc.n_allow].plen)) {
+				mpc_err("--allow '%s': expected PREFIX/LEN with host bits clear",
+					optarg);
+				free(cc.allow);
+				return 2;
+			}
+			cc.n_allow++;
+			break;
+		}
+		case 'c':
+		case 't':
+		case 'm':
+		case 'T':
+		case 's': {
+			uint32_t *dst = c == 'c' ? &connect_to :
+					c == 't' ? &convert_to :
+					c == 'm' ? &max_conns :
+					c == 'T' ? &ttl : &pipe_size;
+
+			if (parse_u32(optarg, dst, c == 'T' ? 0 : 1, c == 's' ? 1 << 30 : 1 << 24)) {
+				mpc_err("invalid value '%s' for --%s", optarg,
+					c == 'c' ? "connect-timeout" :
+					c == 't' ? "convert-timeout" :
+					c == 'm' ? "max-conns" :
+					c == 'T' ? "cache-ttl" : "pipe-size");
+				return 2;
+			}
+			break;
+		}
+		case 'N':
+			cc.mptcp_server = false;
+			break;
+		case 'P':
+			mpc_g.pin_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		mpc_err("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (!cc.n_lst || !cc.n_allow) {
+		mpc_err("concentrator needs --listen ADDR:PORT and at least one --allow PREFIX "
+			"(there is no default allow-all)");
+		usage(stderr);
+		free(cc.allow);
+		return 2;
+	}
+	g_conc = &cc;
+	cc.fb_ttl_ns = (uint64_t)ttl * 1000000000ull;
+	nofile = mpc_raise_nofile();
+	pr_debug("RLIMIT_NOFILE %ld\n", nofile);
+
+	err = mpc_loop_init(&cc.loop);
+	if (err)
+		goto out_free;
+	so.bind_max = max_conns;
+	err = mpc_state_open(&cc.st, mpc_g.pin_path, &so);
+	if (err)
+		goto out_loop;
+	mpc_relay_init(&cc.relay, &cc.loop, MPC_ROLE_CONC);
+	cc.relay.binds_fd = cc.st.binds_fd;
+	cc.relay.dstats_fd = cc.st.dstats_fd;
+	cc.relay.max_conns = max_conns;
+	cc.relay.pipe_size = pipe_size;
+	mpc_tqueue_init(&cc.loop, &cc.q_read, convert_to * 1000);
+	mpc_tqueue_init(&cc.loop, &cc.q_connect, connect_to * 1000);
+
+	/* recipes.md: a listener takes data in the SYN only when its netns
+	 * has net.ipv4.tcp_fastopen bit 0x2 (server); the per-socket
+	 * no-cookie flag does the rest. */
+	err = mpc_sysctl_set_bits("net/ipv4/tcp_fastopen", 0x2);
+	if (err < 0)
+		pr_warn("cannot enable TFO server (net.ipv4.tcp_fastopen |= 0x2): %s; the Convert "
+			"message will cost a round trip\n", strerror(-err));
+	else if (err > 0)
+		pr_info("enabled TCP Fast Open server: net.ipv4.tcp_fastopen |= 0x2 (restored on "
+			"exit)\n");
+	/* The kernel's MPTCP blackhole detection would turn MPTCP off for
+	 * every server after one failure (protocol.md §9); the per-
+	 * destination fallback cache replaces it. */
+	if (cc.mptcp_server && mpc_sysctl_set("net/mptcp/blackhole_timeout", 0) == 0)
+		pr_info("net.mptcp.blackhole_timeout=0: per-destination fallback cache instead of "
+			"the netns-wide blackhole switch\n");
+
+	for (i = 0; i < cc.n_lst; i++) {
+		char a[MPC_ADDRSTRLEN];
+		int fd = mpc_listen(&cc.lst[i].ss, cc.lst[i].len, &lo);
+
+		if (fd < 0) {
+			err = fd;
+			goto out_close;
+		}
+		cc.lst[i].ev.fd = fd;
+		cc.lst[i].ev.cb = conc_accept;
+		mpc_loop_add(&cc.loop, &cc.lst[i].ev, EPOLLIN);
+		pr_info("listening on %s (MPTCP, Convert in SYN data)\n", mpc_sa_str(&cc.lst[i].ss, a));
+	}
+	icmp_open(&cc);
+	publish_info(&cc);
+	publish_allow(&cc);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	cc.sig_ev.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	cc.sig_ev.cb = conc_signal;
+	mpc_loop_add(&cc.loop, &cc.sig_ev, EPOLLIN);
+
+	{
+		uint64_t last_tick = mpc_now_ms(), last_sweep = last_tick;
+
+		while (!cc.loop.stop) {
+			uint64_t now;
+
+			if (mpc_loop_once(&cc.loop, 1000) < 0)
+				break;
+			mpc_relay_reap(&cc.relay);
+			now = mpc_now_ms();
+			if (now - last_tick >= 1000) {
+				last_tick = now;
+				mpc_relay_tick(&cc.relay);
+			}
+			if (now - last_sweep >= 10000) {
+				int n = mpc_fb_sweep(cc.st.fb_fd, cc.fb_ttl_ns);
+
+				last_sweep = now;
+				cc.relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
+			}
+		}
+	}
+	rc = 0;
+out_close:
+	for (i = 0; i < cc.n_lst; i++)
+		if (cc.lst[i].ev.fd > 0)
+			close(cc.lst[i].ev.fd);
+	mpc_relay_fini(&cc.relay);
+	if (cc.icmp4.fd > 0)
+		close(cc.icmp4.fd);
+	if (cc.icmp6.fd > 0)
+		close(cc.icmp6.fd);
+	if (cc.sig_ev.fd > 0)
+		close(cc.sig_ev.fd);
+	mpc_state_close(&cc.st);
+	mpc_sysctl_restore_all();
+out_loop:
+	mpc_loop_fini(&cc.loop);
+out_free:
+	free(cc.allow);
+	g_conc = NULL;
+	return rc;
+}
