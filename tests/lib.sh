@@ -49,8 +49,12 @@ MPC_FAILS=0
 
 # ---- process and namespace bookkeeping --------------------------------
 
+MPC_MAIN_PID=$$
 lib_cleanup() {
 	local rc=$? pid ns i
+	# A child forked for `cmd &` runs our traps until it execs; a TERM
+	# caught in that window must not tear the lab down under the script.
+	[ "$BASHPID" = "$MPC_MAIN_PID" ] || exit $rc
 	[ -n "$MPC_CASE" ] && [ "$MPC_CASE_DONE" = 0 ] && fail "case ended without a verdict"
 	# stop in reverse start order: daemons last-started first
 	for ((i = ${#MPC_PIDS[@]} - 1; i >= 0; i--)); do

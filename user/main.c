@@ -23,6 +23,7 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "concentrator", cmd_concentrator, "run the downstream MCP (RFC 8803 converter)" },
+	{ "cpe", cmd_cpe, "run the upstream MCP on a CPE" },
 	{ "bindings", cmd_bindings, "list live proxied connections" },
 	{ "status", cmd_status, "show attached interfaces, WAN links and counters" },
 	{ "stats", cmd_stats, "show per-reason BPF counters and daemon events" },

@@ -330,8 +330,8 @@ int cmd_status(int argc, char **argv)
 			close(bfd);
 	}
 	mpc_addr16_str(info.conc_addr, a);
-	if (!info.lan_ifindex || !if_indextoname(info.lan_ifindex, ifn))
-		snprintf(ifn, sizeof(ifn), "-");
+	/* the name as the daemon saw it: ifindexes belong to its netns */
+	snprintf(ifn, sizeof(ifn), "%.15s", info.lan_name[0] ? (char *)info.lan_name : "-");
 
 	if (mpc_g.json) {
 		printf("{\"role\":\"%s\",\"pid\":%u,\"running\":%s,\"mode\":\"%s\","

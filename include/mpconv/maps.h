@@ -89,6 +89,10 @@ enum mpc_reason {
 	MPC_R_XDP_UNAUTH_CONV,	/* Convert-port SYN outside --allow: dropped */
 	MPC_R_XDP_META_ERR,	/* could not attach metadata (still passed) */
 
+	/* tc_pickup, appended */
+	MPC_R_PICK_JOIN_WAIT,	/* our MP_JOIN, its port's listener not up yet:
+				 * dropped, the peer retransmits the SYN */
+
 	MPC_R_MAX
 };
 
@@ -238,9 +242,10 @@ struct mpc_info {
 	__u16 proxy_port;	/* local transparent listener port */
 	__u8 conc_addr[16];	/* CPE: concentrator; conc: listen address */
 	__u64 start_ns;
-	__u64 attach_mask;	/* bit per program kind attached */
+	__u64 attach_mask;	/* bit per program kind attached (mpc_prog_bit) */
+	__u8 lan_name[16];	/* CPE LAN interface name, NUL padded */
 };
-MPC_STATIC_ASSERT(sizeof(struct mpc_info) == 48, "mpc_info layout");
+MPC_STATIC_ASSERT(sizeof(struct mpc_info) == 64, "mpc_info layout");
 
 /* ---- Daemon counters (userspace events), mpc_dstats ------------------
  * The daemon counts what it sees at the socket level (Convert errors sent,
