@@ -182,7 +182,7 @@ for f in 4 6; do
 	if tcase "v$f: source outside --allow gives Error 32 (Not Authorized)"; then
 		# from the LAN host: its address is not an allowed prefix
 		t=$([ $f = 4 ] && echo "$SRV4:80" || echo "[$SRV6]:80")
-		out=$(nsx "$NS_CLI" "$CLI" --conc "$(conc_of $f)" --timeout 10 --target "$t" 2>&1)
+		out=$(nsx "$NS_CLI" "$CLI" --conc "$(conc_of $f)" --timeout 30 --target "$t" 2>&1)
 		if [ $? = 3 ] && grep -q "reply: error code=32 " <<<"$out"; then pass; else fail "$out"; fi
 	fi
 	# hand-made messages: header | TLVs (lengths in 32-bit words)
