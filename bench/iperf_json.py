@@ -1,0 +1,38 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Reduce one iperf3 -J run (stdin) to the fields bench/run records.
+
+    iperf_json.py CPU_TICKS CLK_TCK < iperf3.json
+
+Prints a JSON fragment (no braces): "ok":true,"bps":..,"bytes":..,
+"cpu_s":..,"retrans":.. where bps is the receiver's goodput over the
+measured seconds (iperf3's end.sum_received: the omitted warm-up excluded)
+and bytes counts every byte moved during the whole run, warm-up included,
+because the proxies' CPU time was read around the whole run. On failure:
+"ok":false,"error":"..." (iperf3's own message when it gave one).
+"""
+import json
+import sys
+
+
+def main():
+    ticks, hz = int(sys.argv[1]), int(sys.argv[2])
+    text = sys.stdin.read()
+    try:
+        j = json.loads(text)
+    except ValueError:
+        msg = text.strip().splitlines()[-1:] or ["no output"]
+        print('"ok":false,"error":%s' % json.dumps(msg[0][:200]))
+        return
+    end = j.get("end", {})
+    if j.get("error") or "sum_received" not in end:
+        print('"ok":false,"error":%s' % json.dumps(j.get("error", "no result")[:200]))
+        return
+    moved = sum(i["sum"]["bytes"] for i in j.get("intervals", []))
+    print('"ok":true,"bps":%.0f,"bytes":%d,"cpu_s":%.2f,"retrans":%d' % (
+        end["sum_received"]["bits_per_second"], moved, ticks / hz,
+        end.get("sum_sent", {}).get("retransmits", 0)))
+
+
+if __name__ == "__main__":
+    main()
