@@ -150,7 +150,7 @@ static void build(struct pkt *k, const struct sockaddr_storage *src,
 		ip[0] = 0x45;
 		put16(ip + 2, 20 + seg);
 		put16(ip + 4, 0x1234);
-		put16(ip + 6, 0x4000);	/* DF */
+		put16(ip + 6, 0x4000); /* DF */
 		ip[8] = 64;
 		ip[9] = proto;
 		memcpy(ip + 12, sa + 12, 4);
@@ -169,8 +169,7 @@ static void build(struct pkt *k, const struct sockaddr_storage *src,
 	k->len = (th - p) + seg;
 }
 
-static void tcp_hdr(uint8_t *th, uint32_t *len, uint8_t flags, const uint8_t *opts,
-		    uint32_t olen)
+static void tcp_hdr(uint8_t *th, uint32_t *len, uint8_t flags, const uint8_t *opts, uint32_t olen)
 {
 	memset(th, 0, 20);
 	put32(th + 4, 0x11223344);
@@ -266,7 +265,7 @@ static int make_flow(void)
 	len = sizeof(flow_dst);
 	getsockname(s, (struct sockaddr *)&flow_dst, &len);
 	have_flow = true;
-	return 0;	/* descriptors stay open until exit */
+	return 0; /* descriptors stay open until exit */
 }
 
 /* ---- .rodata ------------------------------------------------------------ */
@@ -385,8 +384,8 @@ static void print_reason(const char *key, const char *reason)
  */
 #define SINGLE_RUNS 20000
 
-static int bench_prog(const char *objname, struct bpf_program *prog, int stats_fd,
-		      struct pkt *pk, int n_pk)
+static int bench_prog(const char *objname, struct bpf_program *prog, int stats_fd, struct pkt *pk,
+		      int n_pk)
 {
 	enum bpf_prog_type t = bpf_program__type(prog);
 	uint64_t before[MPC_R_MAX], after[MPC_R_MAX], cnt;
@@ -454,8 +453,8 @@ static int bench_prog(const char *objname, struct bpf_program *prog, int stats_f
 	free(one);
 	return 0;
 fail:
-	fprintf(stderr, "%s/%s: test run on %s: %s\n", objname, bpf_program__name(prog),
-		pk[i].name, strerror(errno));
+	fprintf(stderr, "%s/%s: test run on %s: %s\n", objname, bpf_program__name(prog), pk[i].name,
+		strerror(errno));
 	free(one);
 	return -errno;
 }
@@ -526,19 +525,17 @@ out:
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "repeat", required_argument, NULL, 'n' },
-		{ "runs", required_argument, NULL, 'k' },
-		{ "family", required_argument, NULL, 'f' },
-		{ "set", required_argument, NULL, 's' },
-		{ "mark", required_argument, NULL, 'm' },
-		{ "mptcp", no_argument, NULL, 'M' },
-		{ "prefer", no_argument, NULL, 'P' },
-		{ "dst", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option lo[] = { { "repeat", required_argument, NULL, 'n' },
+					    { "runs", required_argument, NULL, 'k' },
+					    { "family", required_argument, NULL, 'f' },
+					    { "set", required_argument, NULL, 's' },
+					    { "mark", required_argument, NULL, 'm' },
+					    { "mptcp", no_argument, NULL, 'M' },
+					    { "prefer", no_argument, NULL, 'P' },
+					    { "dst", required_argument, NULL, 'd' },
+					    { "listen", required_argument, NULL, 'l' },
+					    { "help", no_argument, NULL, 'h' },
+					    {} };
 	const char *dst = NULL;
 	struct pkt pk[4];
 	socklen_t len;

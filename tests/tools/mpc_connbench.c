@@ -132,7 +132,8 @@ static int write_ready(const char *fmt, unsigned long v)
 
 static int new_socket(bool nonblock)
 {
-	int fd = socket(opt.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
+	int fd = socket(opt.addr.ss_family,
+			SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
 			opt.mptcp ? IPPROTO_MPTCP : 0);
 	int one = 1;
 
@@ -228,7 +229,8 @@ static int run_server(void)
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(lfd, (struct sockaddr *)&opt.addr, opt.addr_len) || listen(lfd, 4096))
 		return perror("bind/listen"), 1;
-	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL });
+	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd,
+		  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL });
 	write_ready("listen %lu\n", 1);
 	fprintf(stderr, "mpc_connbench: echo server on %s\n", mpc_sa_str(&opt.addr, buf));
 	for (;;) {
@@ -575,21 +577,19 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "connect", required_argument, NULL, 'c' },
-		{ "bind", required_argument, NULL, 'b' },
-		{ "mptcp", no_argument, NULL, 'm' },
-		{ "size", required_argument, NULL, 's' },
-		{ "latency", required_argument, NULL, 'L' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "concurrency", required_argument, NULL, 'k' },
-		{ "hold", required_argument, NULL, 'H' },
-		{ "ready-file", required_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option lo[] = { { "listen", required_argument, NULL, 'l' },
+					    { "connect", required_argument, NULL, 'c' },
+					    { "bind", required_argument, NULL, 'b' },
+					    { "mptcp", no_argument, NULL, 'm' },
+					    { "size", required_argument, NULL, 's' },
+					    { "latency", required_argument, NULL, 'L' },
+					    { "rate", required_argument, NULL, 'r' },
+					    { "concurrency", required_argument, NULL, 'k' },
+					    { "hold", required_argument, NULL, 'H' },
+					    { "ready-file", required_argument, NULL, 'f' },
+					    { "timeout", required_argument, NULL, 't' },
+					    { "help", no_argument, NULL, 'h' },
+					    {} };
 	sigset_t mask;
 	int c, modes = 0;
 
@@ -661,7 +661,8 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &sigfd });
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd,
+		  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &sigfd });
 	if (opt.server)
 		return run_server();
 	if (opt.latency)
