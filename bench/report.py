@@ -104,6 +104,13 @@ class Report:
         rs = self.rows("tput", mode=mode, streams=n, dir=d)
         return [r["bps"] / 1e9 if r.get("ok") else None for r in sorted(rs, key=lambda r: r["rep"])]
 
+    def stall_note(self, m, n, d):
+        rs = [r for r in self.rows("tput", mode=m, streams=n, dir=d) if r.get("ok")]
+        k = sum(1 for r in rs if r.get("stalled_intervals"))
+        if not k:
+            return None
+        return "%d of %d %s runs stalled (intervals below 1/10 of their best)" % (k, len(rs), m)
+
     def throughput(self):
         if not self.rows("tput"):
             return
@@ -122,7 +129,17 @@ class Report:
                     self.add("throughput.%s.vs_%s.%s" % (m, base, sfx), "throughput",
                              "%s / %s, %s, unshaped" % (names[m], names[base], cfg), "Gbit/s",
                              names[m], self.tput(m, n, d), names[base], self.tput(base, n, d),
-                             target=tgt, skip=self.skip_reason(m, base))
+                             target=tgt, skip=self.skip_reason(m, base), note=self.stall_note(m, n, d))
+        for m in ("direct", "mptcp", "explicit", "implicit", "haproxy", "ss"):
+            rs = [r for r in self.rows("tput", mode=m) if r.get("ok")]
+            if not rs:
+                continue
+            st = [r.get("stalled_intervals", 0) for r in rs]
+            self.add("throughput.stalls.%s" % m, "throughput",
+                     "%s: measured %.1f s intervals below 1/10 of the run's best, per run" % (
+                         names[m], rs[0].get("interval_s", 0)),
+                     "intervals", names[m], st,
+                     note="%d of %d runs stalled" % (sum(1 for x in st if x), len(st)) if any(st) else None)
         # CPU per GB moved, every proxy, every configuration
         for m in ("explicit", "implicit", "haproxy", "ss"):
             for n in (1, 4):
@@ -132,13 +149,16 @@ class Report:
                         return [r["cpu_s"] / (r["bytes"] / 1e9) if r.get("ok") and r["bytes"] else None
                                 for r in rs]
                     base = "haproxy" if m != "haproxy" else "ss"
+                    rs = [r for r in self.rows("tput", mode=m, streams=n, dir=d) if r.get("ok") and r["cpu_s"]]
+                    user = [r.get("cpu_user_s", 0) / r["cpu_s"] for r in rs]
+                    unote = "user space: %.1f%% of the CPU time" % (100 * statistics.median(user)) if user else None
                     self.add("cpu.%s.p%d.%s" % (m, n, d), "cpu",
                              "%s CPU s/GB (both ends), %d stream%s %s; baseline %s" % (
                                  names[m], n, "s" if n > 1 else "", "upload" if d == "up" else "download",
                                  names[base]),
                              "s/GB", names[m], spg(m), names[base], spg(base),
                              target=("<=", 0.25) if m in ("explicit", "implicit") else None, on="value",
-                             skip=self.skip_reason(m))
+                             skip=self.skip_reason(m), note=unote)
 
     def aggregation(self):
         if not self.rows("agg"):
@@ -234,38 +254,39 @@ class Report:
             note = None
             if n != want:
                 note = "ran at %d connections, not %d: %s" % (n, want, rs[0]["why"])
-            per = {k: [] for k in ("rss_cpe", "rss_conc", "map", "total", "ksock_cpe", "ksock_conc",
-                                   "slab")}
+            per = {k: [] for k in ("rss_cpe", "rss_conc", "map_cpe", "map_conc", "cpe", "conc", "both",
+                                   "ksock_cpe", "ksock_conc", "slab")}
             for r in rs:
                 b, a, held = r["before"], r["after"], r["held"] or 1
                 # the heap keeps what it once held: RSS is counted from
                 # the daemons' first idle sample of the session
-                rc = (a["rss_kb"]["cpe"] - fresh["rss_kb"]["cpe"]) * 1024 / held
-                rn = (a["rss_kb"]["conc"] - fresh["rss_kb"]["conc"]) * 1024 / held
-                mp = (a["map_bytes"]["cpe"] - b["map_bytes"]["cpe"] + a["map_bytes"]["conc"]
-                      - b["map_bytes"]["conc"]) / held
-                per["rss_cpe"].append(rc)
-                per["rss_conc"].append(rn)
-                per["map"].append(mp)
-                per["total"].append(rc + rn + mp)
                 for side in ("cpe", "conc"):
+                    rss = (a["rss_kb"][side] - fresh["rss_kb"][side]) * 1024 / held
+                    mp = (a["map_bytes"][side] - b["map_bytes"][side]) / held
+                    per["rss_" + side].append(rss)
+                    per["map_" + side].append(mp)
+                    per[side].append(rss + mp)
                     s = 0
                     for proto, (cnt, size) in a["socks"][side].items():
                         s += (cnt - b["socks"][side].get(proto, [0, size])[0]) * size
                     per["ksock_" + side].append(s / held)
+                per["both"].append(per["cpe"][-1] + per["conc"][-1])
                 per["slab"].append((a["slab_bytes"] - b["slab_bytes"]) / held)
             label = "%dk" % (want // 1000) if want % 1000 == 0 else str(want)
-            self.add("memory.%s.state_per_conn" % label, "memory",
-                     "mpconv state per idle proxied connection at %s: RSS of both daemons + binding maps"
-                     % label, "B", "mpconv (CPE + conc)", per["total"], target=("<=", 512), on="value",
-                     note=note)
-            for k, d in (("rss_cpe", "CPE daemon RSS"), ("rss_conc", "concentrator daemon RSS"),
-                         ("map", "mpc_binds map memory (both daemons, bpftool memlock)"),
+            for side, name in (("cpe", "CPE daemon"), ("conc", "concentrator daemon")):
+                self.add("memory.%s.%s_state" % (label, side), "memory",
+                         "%s state per idle proxied connection at %s: RSS + its mpc_binds map" % (name, label),
+                         "B", name, per[side], target=("<=", 512), on="value", note=note)
+                note = None
+            for k, d in (("both", "both daemons together (RSS + maps)"),
+                         ("rss_cpe", "CPE daemon RSS"), ("map_cpe", "CPE mpc_binds map (bpftool memlock)"),
+                         ("rss_conc", "concentrator daemon RSS"),
+                         ("map_conc", "concentrator mpc_binds map (bpftool memlock)"),
                          ("ksock_cpe", "kernel socket structs, CPE namespace (/proc/net/protocols)"),
                          ("ksock_conc", "kernel socket structs, concentrator namespace"),
                          ("slab", "kernel slab growth, whole machine (all four hops, slabinfo)")):
                 self.add("memory.%s.%s" % (label, k), "memory", "%s per connection at %s" % (d, label), "B",
-                         d, per[k], note=note)
+                         d, per[k])
 
     def bpf(self):
         rows = [r for r in self.rows("bpf") if r.get("family") == 4]
@@ -290,6 +311,10 @@ class Report:
             f["label"] = "%s %s (%s%s)" % (r["prog"], r["pkt"], r.get("reason"),
                                            "" if method == "ns_repeat" else ", single runs")
 
+    def profiles(self):
+        """perf and callgrind summaries, kept as they are (not figures)"""
+        return [r for r in self.raw if r.get("sec") == "profile"]
+
     # ---- output -----------------------------------------------------------
 
     def build(self):
@@ -303,7 +328,7 @@ class Report:
                 "skipped": [{"what": k, "reason": v} for k, v in self.skips.items()],
                 "targets": {"met": [f["id"] for f in self.figures if f.get("met") is True],
                             "missed": missed},
-                "figures": self.figures, "raw": self.raw}
+                "figures": self.figures, "profiles": self.profiles(), "raw": self.raw}
 
 
 def fmt(x):
@@ -356,6 +381,18 @@ def table(doc, out=sys.stdout):
             else rng(f["value"]), rng(f.get("baseline")), rng(f.get("ratio")), tgt))
         if f.get("note"):
             out.write("    note: %s\n" % f["note"])
+    if doc.get("profiles"):
+        out.write("\n== profile\n")
+        for p in doc["profiles"]:
+            if p.get("tool") == "perf":
+                out.write("perf %-10s hot path: %s\n" % (p["name"], " > ".join(p["hot_chain"][-6:])))
+                out.write("           inclusive: %s\n" % ", ".join(
+                    "%s %.0f%%" % (k, v) for k, v in sorted(p["children"].items(), key=lambda kv: -kv[1])
+                    if v >= 1))
+            else:
+                out.write("callgrind %s: %s user-space instructions per KB relayed; top: %s\n" % (
+                    p["name"], fmt(p.get("instructions_per_kb")),
+                    ", ".join("%s %.0f%%" % (f, v) for f, v in p["self_top"][:5])))
     if doc.get("skipped"):
         out.write("\nskipped:\n")
         for s in doc["skipped"]:
