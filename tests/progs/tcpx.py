@@ -3,10 +3,12 @@
 """Small TCP/MPTCP helpers for the topology and fallback-cache netns tests.
 
   tcpx.py hold --connect ADDR:PORT [--mptcp] --send FILE --recv FILE
-               --hold PATH [--timeout SEC]
+               --hold PATH [--ready PATH] [--timeout SEC]
       Connect, send FILE while receiving into --recv, and keep the write side
       open until PATH exists (so the test can inspect the proxies' bindings
       while the connection is live); then half-close and read until EOF.
+      --ready: created once FILE is sent and the peer has half-closed (the
+      --recv file is then complete and flushed).
       Prints "hold: mptcp=0|1 sent=N received=N". Exit 0 when everything was
       sent and the peer closed; 2 on error or timeout.
 
@@ -77,6 +79,8 @@ def hold(args):
     data = open(opt(args, "--send"), "rb").read()
     out = open(opt(args, "--recv"), "wb")
     hold_path = opt(args, "--hold")
+    ready_path = opt(args, "--ready")
+    ready = False
     deadline = time.monotonic() + float(opt(args, "--timeout", "30"))
     s = socket.socket(fam, socket.SOCK_STREAM, proto)
     s.settimeout(10)
@@ -88,6 +92,10 @@ def hold(args):
     # the peer may close first (a server that half-closes after sending):
     # the write side still stays open until the hold file appears
     while not (eof and shut) and time.monotonic() < deadline:
+        if ready_path and not ready and eof and sent == len(data):
+            out.flush()
+            open(ready_path, "w").close()
+            ready = True
         if not shut and sent == len(data) and os.path.exists(hold_path):
             s.shutdown(socket.SHUT_WR)
             shut = True
