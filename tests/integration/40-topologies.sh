@@ -24,6 +24,10 @@
 # own view (mpc_peer's mptcp=, mpc_testcli's "mptcp:", tcpx.py's mptcp=),
 # and the bindings' flags on each proxy.
 #
+# The CPE reaches the concentrator over the case's own family; one extra
+# case per family sends topology 5 through the other family's concentrator
+# address (the Connect TLV carries either).
+#
 # Daemons: topologies 1, 2, 4-7 share one configuration (concentrator +
 # CPE with --native-mptcp proxy: a plain TCP SYN is handled the same as
 # with "pass", and a Convert client's MPTCP SYN to the concentrator is
@@ -121,9 +125,9 @@ leg_deltas() {
 #   "none" for no binding on that box
 run_topo() {
 	local n=$1 f=$2 client=$3 server=$4 acks=$5 cflags=$6 eflags=$7
-	local p=$((9000 + n * 10 + f)) hold=$MPC_TMP/hold.$n.$f s a b before after d want
-	local srx=$MPC_TMP/srx.$n.$f crx=$MPC_TMP/crx.$n.$f slog=$MPC_TMP/srv.$n.$f.log
-	local clog=$MPC_TMP/cli.$n.$f.log cpid spid rc binds_c binds_e why=""
+	local p=$((9000 + ${XPORT:-0} + n * 10 + f)) s a b before after d want
+	local hold=$MPC_TMP/hold.$p srx=$MPC_TMP/srx.$p crx=$MPC_TMP/crx.$p slog=$MPC_TMP/srv.$p.log
+	local clog=$MPC_TMP/cli.$p.log cpid spid rc binds_c binds_e why=""
 
 	"$MPCONV" --pin-path "$PINC" cache flush >/dev/null 2>&1
 	"$MPCONV" --pin-path "$PINE" cache flush >/dev/null 2>&1
@@ -264,6 +268,12 @@ for f in 4 6; do
 	topo 7 "C == P1 == P2 == S  (MPTCP client proxied by the CPE, MPTCP server)" \
 		mptcp mptcp "1 1 1" up_mptcp,down_mptcp,established \
 		up_mptcp,down_mptcp,established,lan_mptcp
+	# the Connect TLV carries either family whatever the CPE-concentrator
+	# leg uses: the other family's destination through this concentrator
+	f=$((10 - f)) XPORT=100
+	topo 5 "C -- P1 == P2 == S  through the concentrator's IPv$((10 - f)) address" \
+		tcp mptcp "0 1 1" up_mptcp,down_mptcp,established up_mptcp,down_mptcp,established
+	f=$((10 - f)) XPORT=0
 done
 
 # ---- single-ended: the CPE alone, MPTCP straight to the server -----------

@@ -520,4 +520,11 @@ for f in 4 6; do
 		fi
 	fi
 done
+
+if tcase "direct mode: the CPE sets net.mptcp.blackhole_timeout=0 and restores it on exit"; then
+	v=$(nsx "$NS_CPE" sysctl -n net.mptcp.blackhole_timeout)
+	stop_pid $CPE_PID
+	w=$(nsx "$NS_CPE" sysctl -n net.mptcp.blackhole_timeout)
+	if [ "$v" = 0 ] && [ "$w" = 3600 ]; then pass; else fail "running: $v, after exit: $w"; fi
+fi
 finish
