@@ -225,6 +225,26 @@ for f in 4 6; do
 		done
 		syntx1=$(nstat_get "$NS_CONC" MPTcpExtMPCapableSYNTX)
 		stop_pid $tpid
+		# one more, held open: its binding says the cache chose TCP
+		hold=$MPC_TMP/cvhold.$P
+		rm -f "$MPC_TMP/fifo"
+		mkfifo "$MPC_TMP/fifo"
+		bg "$NS_CPE" /dev/null bash -c 'exec 3>"$1"
+			for ((i = 0; i < 400; i++)); do [ -e "$2" ] && break; sleep 0.05; done' _ \
+			"$MPC_TMP/fifo" "$hold"
+		bg "$NS_CPE" "$MPC_TMP/cvhold.$P.log" "$TESTCLI" --conc "$(conc_of $f)" \
+			--target "$(sa "$S1" $P)" --send "$MPC_TMP/fifo" --timeout 30
+		hpid=$BG_PID
+		bflags() {
+			"$MPCONV" --pin-path "$PINC" -j bindings | $PY -c '
+import json, sys
+print(",".join(b["flags"] for b in json.load(sys.stdin) if b["server_port"] == int(sys.argv[1])))' $P
+		}
+		wait_until 10 test -n "$(bflags)"
+		wait_until 5 eval '[ "$(bflags)" = up_mptcp,down_cached,established ]'
+		held=$(bflags)
+		touch "$hold"
+		wait_pid_exit $hpid 10
 		stop_pid $spid
 		# from the concentrator's address to S1, the capture alternates a
 		# server leg of the concentrator and a direct connect
@@ -254,6 +274,8 @@ for f in 4 6; do
 			fail "$figs"
 		elif [ "${h1#*hits=}" = "${h0#*hits=}" ]; then
 			fail "the entry's hits did not grow: $h0 -> $h1"
+		elif [ "$held" != up_mptcp,down_cached,established ]; then
+			fail "binding of a cached connection: '$held', want up_mptcp,down_cached,established"
 		else
 			pass "$figs"
 		fi
