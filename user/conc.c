@@ -703,6 +703,8 @@ static void accept_emfile(struct conc *cc, int lfd)
 	int fd;
 
 	mpc_dcount(r, MPC_D_EMFILE);
+	/* idle pooled pipes are descriptors too: give them back first */
+	mpc_relay_trim_pool(r);
 	if (r->reserve_fd < 0)
 		return;
 	close(r->reserve_fd);
