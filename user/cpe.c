@@ -605,8 +605,23 @@ static void cpe_accept(struct mpc_ev *ev, uint32_t events)
 
 		fd = accept4(ev->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				mpc_dcount(&cp->relay, MPC_D_EMFILE);
+			if (errno == EMFILE || errno == ENFILE) {
+				struct mpc_relay *r = &cp->relay;
+
+				/* Out of descriptors: the LAN host must not hang
+				 * in our accept queue. Give back idle pipes, use
+				 * the reserve descriptor to take the connection,
+				 * and reset it so the host learns at once. */
+				mpc_dcount(r, MPC_D_EMFILE);
+				mpc_relay_trim_pool(r);
+				if (r->reserve_fd >= 0) {
+					close(r->reserve_fd);
+					fd = accept4(ev->fd, NULL, NULL, SOCK_CLOEXEC);
+					if (fd >= 0)
+						mpc_close_rst(fd);
+					r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				}
+			}
 			return;
 		}
 		mpc_dcount(&cp->relay, MPC_D_ACCEPTED);
