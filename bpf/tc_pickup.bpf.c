@@ -70,8 +70,11 @@ static __always_inline int own_sock(struct __sk_buff *skb, struct mpc_pkt *p)
 	return r;
 }
 
-/* Hand a SYN to the transparent listener. Returns the reason. */
-static __always_inline int steer(struct __sk_buff *skb, struct mpc_pkt *p, int ok)
+/* Hand a SYN to the daemon's transparent listener on port `port`
+ * (network order): mpc_lst_port for a stamped MP_CAPABLE SYN, the
+ * connection's own port for an MP_JOIN (see classify()). Returns the
+ * reason. */
+static __always_inline int steer(struct __sk_buff *skb, struct mpc_pkt *p, int ok, __be16 port)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
@@ -88,12 +91,12 @@ static __always_inline int steer(struct __sk_buff *skb, struct mpc_pkt *p, int o
 		t.ipv6.daddr[1] = mpc_lst_addr6[1];
 		t.ipv6.daddr[2] = mpc_lst_addr6[2];
 		t.ipv6.daddr[3] = mpc_lst_addr6[3];
-		t.ipv6.dport = bpf_htons(mpc_lst_port);
+		t.ipv6.dport = port;
 	} else {
 		t.ipv4.saddr = p->tuple.ipv4.saddr;
 		t.ipv4.sport = p->tuple.ipv4.sport;
 		t.ipv4.daddr = mpc_lst_addr4;
-		t.ipv4.dport = bpf_htons(mpc_lst_port);
+		t.ipv4.dport = port;
 	}
 	sk = bpf_skc_lookup_tcp(skb, &t, tuple_len(p), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
@@ -205,22 +208,32 @@ static __always_inline int classify(struct __sk_buff *skb, struct mpc_pkt *p)
 			 * connection's only from a listener whose address
 			 * and port the connection announced
 			 * (mptcp_pm_sport_in_anno_list()), which is also why
-			 * a join to the server's address, steered to the
-			 * daemon's listener below, is refused by this kernel
-			 * (MPTcpExtMismatchPortSynRx) unless the ports agree.
+			 * a join to the server's address must reach a listener
+			 * bound to the connection's own port: the daemon opens
+			 * one on its listener address for every port it has
+			 * picked up a connection for (else the kernel refuses
+			 * the join: MPTcpExtMismatchPortSynRx).
 			 */
 			if (own == OWN_LISTENER) {
 				local_route(skb);
 				return MPC_R_PICK_JOIN;
 			}
-			return steer(skb, p, MPC_R_PICK_JOIN);
+			own = steer(skb, p, MPC_R_PICK_JOIN,
+				    (p->flags & MPC_PF_V6) ? p->tuple.ipv6.dport :
+							     p->tuple.ipv4.dport);
+			/* The token is ours, so the server could only answer
+			 * with a RST, and a refused join is never retried.
+			 * The port's listener is created when the daemon
+			 * accepts the connection, possibly just after this
+			 * SYN: drop it, the peer's retransmission finds it. */
+			return own == MPC_R_PICK_NO_LISTENER ? MPC_R_PICK_JOIN_WAIT : own;
 		}
 		if (p->flags & MPC_PF_MPC) {
 			if (!(p->flags & MPC_PF_PREFER))
 				return MPC_R_PICK_NATIVE;
 			if (own_sock(skb, p) == OWN_FLOW)
 				goto flow;
-			return steer(skb, p, MPC_R_PICK_SYN);
+			return steer(skb, p, MPC_R_PICK_SYN, bpf_htons(mpc_lst_port));
 		}
 	}
 	if (own_sock(skb, p) != OWN_FLOW)
@@ -252,7 +265,7 @@ int mpc_tc_pickup(struct __sk_buff *skb)
 	}
 	r = classify(skb, &p);
 	mpc_count(r, skb->len);
-	return TC_ACT_OK;
+	return r == MPC_R_PICK_JOIN_WAIT ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -13,11 +13,16 @@
 #                              2001:db8:ff::1 :5125; fwmark 0x1ca1 -> local
 #
 # Stamped connections to srv must end at conc's server (which sees the
-# original destination), their MP_JOIN subflows must follow by token, the
-# token learnt by sockops must be MPTCP_INFO's, tc must take xdp_guard's
-# metadata, and native MPTCP / plain TCP must reach srv untouched. XDP
-# drops stamped and Convert-port SYNs from outside --allow (here wan2's
-# subnet is outside: 198.51.100.64/26).
+# original destination), the token learnt by sockops must be MPTCP_INFO's,
+# tc must take xdp_guard's metadata, and native MPTCP / plain TCP must
+# reach srv untouched. MP_JOIN subflows follow by token: those the CPE
+# sends to the server's address reach the server's "per-port listener"
+# (as the concentrator daemon opens one on its listener address for each
+# picked-up port: the kernel takes a join only on the connection's own
+# port or an announced one), and once conc announces an address of its
+# own, joins to it land on the path manager's listener. XDP drops stamped
+# and Convert-port SYNs from outside --allow (here wan2's subnet is
+# outside: 198.51.100.64/26).
 
 . "$(dirname "$0")/../lib.sh"
 . "$MPC_REPO/tests/tools/onpath_lib.sh"
@@ -55,10 +60,6 @@ for v in 4 6; do
 done
 nsx "$NS_CONC" ip route add local 0.0.0.0/0 dev lo table 100
 nsx "$NS_CONC" ip -6 route add local ::/0 dev lo table 100
-# the concentrator announces itself on the second path (protocol.md §2.2:
-# an on-path MCP "inserts itself for later subflows"); joins to it land
-# on the path manager's own listener on that address and port
-nsx "$NS_CONC" ip mptcp endpoint add $CONC_ACC2_4 dev acc2 port 5130 signal
 
 CPE_PIN=$(pin_dir cpe)
 CONC_PIN=$(pin_dir conc)
@@ -70,7 +71,7 @@ bg "$NS_CONC" "$T/conc.log" "$ONPATH" --pin "$CONC_PIN" --bind-max 4096 \
 	--allow 198.51.100.0/26 --allow 2001:db8:11::/64 --allow 2001:db8:12::/64 \
 	--pick acc1,acc2 --port $LPORT --addr4 $CONC4 --addr6 $CONC6 --mark $LMARK \
 	--convert-port $CPORT --cg -- \
-	$PY "$ONPATH_PY/onpath_sock.py" server $CONC4,$CONC6 $LPORT --transparent
+	$PY "$ONPATH_PY/onpath_sock.py" server $CONC4,$CONC6 $LPORT,$SPORT --transparent
 CONC_PID=$BG_PID
 bg "$NS_SRV" "$T/srv.log" $PY "$ONPATH_PY/onpath_sock.py" server $SRV4,$SRV6 $SPORT
 if wait_until 10 grep -q '^ready' "$T/cpe.log" && wait_until 10 grep -q '^ready' "$T/conc.log" &&
@@ -148,26 +149,46 @@ added=$(echo "$line" | sed -n 's/.*tokens_added=\([0-9]*\).*/\1/p')
 [ "${meta:-0}" -gt 0 ] && [ "${added:-0}" -ge 2 ] && pass ||
 	fail "pick_meta=$meta tokens_added=$added"
 
-tcase "MP_JOIN subflow of a picked-up connection follows it"
-join0=$(stat_count "$CONC_PIN" PICK_JOIN)
-if client v4j $SRV4 --mark $SMARK --subflows 2 --timeout 5 &&
-	[ "$(json_get "$T/v4j.json" subflows)" -ge 2 ]; then
-	peer=$(json_get "$T/v4j.json" local)
-	wait_until 5 sh -c "grep -F '\"closed\"' '$T/conc.log' | grep -qF '\"peer\": \"$peer\"'"
-	echo "# conc: $(grep -F '"closed"' "$T/conc.log" | grep -F "\"peer\": \"$peer\"")"
-	nsx "$NS_CONC" nstat -az 2>/dev/null | grep -E 'MPTcpExt(MPJoin[A-Za-z]*Rx|JoinPortSynRx|MismatchPortSynRx|AddAddrTx) ' |
-		awk '{ printf "#   %s %s\n", $1, $2 }'
-	grep -F '"closed"' "$T/conc.log" | grep -F "\"peer\": \"$peer\"" | grep -q '"subflows": [2-9]' &&
-		[ "$(stat_count "$CONC_PIN" PICK_JOIN)" -gt "$join0" ] && pass ||
-		fail "PICK_JOIN not counted or conc side has one subflow"
-else
-	echo "# client: $(cat "$T/v4j.json")"
-	echo "# PICK_JOIN $join0 -> $(stat_count "$CONC_PIN" PICK_JOIN)," \
-		"JOIN_UNKNOWN $(stat_count "$CONC_PIN" PICK_JOIN_UNKNOWN)"
-	nsx "$NS_CONC" nstat -az 2>/dev/null | grep -E 'MPTcpExt(Join|MismatchPort)' |
-		awk '$2 != 0' | sed 's/^/#   /'
-	fail "second subflow not established"
-fi
+# join_case NAME SUBFLOWS: marked connection that gets SUBFLOWS subflows
+# at both ends, PICK_JOIN counted, no join refused for its port
+join_case() {
+	local n=$1 want=$2 j0 m0 m1 peer
+	j0=$(stat_count "$CONC_PIN" PICK_JOIN)
+	m0=$(nstat_get "$NS_CONC" MPTcpExtMismatchPortSynRx)
+	if client "$n" $SRV4 --mark $SMARK --subflows "$want" --timeout 5 &&
+		[ "$(json_get "$T/$n.json" subflows)" -ge "$want" ]; then
+		peer=$(json_get "$T/$n.json" local)
+		wait_until 5 sh -c "grep -F '\"closed\"' '$T/conc.log' | grep -qF '\"peer\": \"$peer\"'"
+		echo "# conc: $(grep -F '"closed"' "$T/conc.log" | grep -F "\"peer\": \"$peer\"")"
+		m1=$(nstat_get "$NS_CONC" MPTcpExtMismatchPortSynRx)
+		if ! grep -F '"closed"' "$T/conc.log" | grep -F "\"peer\": \"$peer\"" |
+			grep -q "\"subflows\": [$want-9]"; then
+			fail "conc side has fewer than $want subflows"
+		elif [ "$(stat_count "$CONC_PIN" PICK_JOIN)" -le "$j0" ] || [ "$m1" != "$m0" ]; then
+			fail "PICK_JOIN $j0 -> $(stat_count "$CONC_PIN" PICK_JOIN), port mismatches $m0 -> $m1"
+		else
+			pass
+		fi
+	else
+		echo "# client: $(cat "$T/$n.json")"
+		echo "# PICK_JOIN $j0 -> $(stat_count "$CONC_PIN" PICK_JOIN)," \
+			"JOIN_WAIT $(stat_count "$CONC_PIN" PICK_JOIN_WAIT)," \
+			"JOIN_UNKNOWN $(stat_count "$CONC_PIN" PICK_JOIN_UNKNOWN)"
+		nsx "$NS_CONC" nstat -az 2>/dev/null | grep -E 'MPTcpExt(MPJoin|MismatchPort|AddAddr)' |
+			awk '$2 != 0 { printf "#   %s %s\n", $1, $2 }'
+		fail "subflows not established"
+	fi
+}
+
+tcase "MP_JOIN to the server address follows its connection (per-port listener)"
+join_case v4j 2
+
+# the concentrator announces itself on the second path (protocol.md §2.2:
+# an on-path MCP "inserts itself for later subflows"); joins to it land
+# on the path manager's own listener on that address and port
+nsx "$NS_CONC" ip mptcp endpoint add $CONC_ACC2_4 dev acc2 port 5130 signal
+tcase "MP_JOIN to an address the concentrator announced"
+join_case v4a 3
 
 tcase "native MPTCP (no stamp) reaches the server untouched"
 nat0=$(stat_count "$CONC_PIN" PICK_NATIVE)

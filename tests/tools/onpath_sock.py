@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """MPTCP endpoints for the on-path netns tests (protocol.md §9 constants).
 
-  onpath_sock.py server ADDR[,ADDR...] PORT [--transparent]
-      MPTCP listener(s); echoes each connection's data back. Per accepted
+  onpath_sock.py server ADDR[,ADDR...] PORT[,PORT...] [--transparent]
+      MPTCP listener(s) on every ADDR:PORT; echoes each connection's data back. Per accepted
       connection prints one JSON line: local (getsockname: the original
       destination for a transparent listener), peer, mptcp (MPTCP_INFO
       answered), token, fallback, subflows (at close).
@@ -73,8 +73,8 @@ def serve_one(c, peer):
     c.close()
 
 
-def server(addrs, port, transparent):
-    ls = [listener(a, port, transparent) for a in addrs.split(",")]
+def server(addrs, ports, transparent):
+    ls = [listener(a, int(p), transparent) for a in addrs.split(",") for p in ports.split(",")]
     for s in ls[1:]:
         threading.Thread(target=accept_loop, args=(s,), daemon=True).start()
     accept_loop(ls[0])
@@ -139,7 +139,7 @@ def main():
     a = sys.argv[1:]
     if len(a) < 3:
         sys.exit(__doc__)
-    mode, addr, port = a[0], a[1], int(a[2])
+    mode, addr, port = a[0], a[1], a[2]
     opts = {"--mark": "0", "--msg": "hello through the MCP", "--subflows": "0",
             "--timeout": "10", "--bind": ""}
     flags = set()
@@ -154,7 +154,7 @@ def main():
     if mode == "server":
         server(addr, port, "--transparent" in flags)
     elif mode == "client":
-        sys.exit(client(addr, port, int(opts["--mark"], 0), opts["--msg"],
+        sys.exit(client(addr, int(port), int(opts["--mark"], 0), opts["--msg"],
                         int(opts["--subflows"]), float(opts["--timeout"]),
                         opts["--bind"]))
     else:
