@@ -39,7 +39,7 @@
 PEER=$TOOLS/mpc_peer
 TESTCLI=$TOOLS/mpc_testcli
 PY=/usr/bin/python3
-TCPX="$PY $MPC_REPO/tests/progs/tcpx.py"
+TCPX="$PY $MPC_REPO/tests/tools/tcpx.py"
 PORT=5124
 
 lab_create || { echo "not ok - lab set-up"; exit 1; }
