@@ -4,7 +4,7 @@
 #
 #   bpf/*.bpf.c   -> $(BUILD)/bpf/*.bpf.o -> $(BUILD)/skel/*.skel.h
 #   user/*.c      -> $(BUILD)/mpconv
-#   tests/unit/*.c + tests/progs/*.bpf.c -> $(BUILD)/tests/unit_runner
+#   tests/unit/*.c + tests/unit/lib/*.c + tests/progs/*.bpf.c -> $(BUILD)/tests/unit_runner
 #
 # Generated files live in $(BUILD) (git-ignored) and are never committed.
 
@@ -43,6 +43,11 @@ LIB_OBJS   := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
 UNIT_OBJS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%.o,$(UNIT_SRCS))
+# tests/unit/lib/: helpers shared by unit tests (packet builder, test
+# environment); linked into the runner, never listed as tests.
+ULIB_SRCS  := $(wildcard tests/unit/lib/*.c)
+ULIB_OBJS  := $(patsubst tests/unit/lib/%.c,$(BUILD)/tests/unit/lib/%.o,$(ULIB_SRCS))
+ULIB_HDRS  := $(wildcard tests/unit/lib/*.h)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 
@@ -59,7 +64,7 @@ UNIT   := $(BUILD)/tests/unit_runner
 
 all: $(MPCONV) tests-build
 
-$(BUILD)/bpf $(BUILD)/skel $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests:
+$(BUILD)/bpf $(BUILD)/skel $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/unit/lib $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
 # clang, then `bpftool gen object` (static linking pass that also checks
@@ -97,12 +102,17 @@ $(BUILD)/tests/unit/tests.inc: $(UNIT_SRCS) | $(BUILD)/tests/unit
 		(cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@)
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c tests/unit/test.h $(BUILD)/tests/unit/tests.inc \
-		$(wildcard include/mpconv/*.h) $(wildcard user/*.h) $(BPF_SKELS) $(TPROG_SKELS) \
-		| $(BUILD)/tests/unit
+		$(wildcard include/mpconv/*.h) $(wildcard user/*.h) $(ULIB_HDRS) $(BPF_SKELS) \
+		$(TPROG_SKELS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/tests/unit -Itests/unit -c $< -o $@
 
-$(UNIT): $(UNIT_OBJS) $(LIB_OBJS)
+$(BUILD)/tests/unit/lib/%.o: tests/unit/lib/%.c tests/unit/test.h $(ULIB_HDRS) \
+		$(wildcard include/mpconv/*.h) $(wildcard user/*.h) | $(BUILD)/tests/unit/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
+
+$(UNIT): $(UNIT_OBJS) $(ULIB_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -147,7 +157,7 @@ vm-check:
 	$(Q)BUILD=$(BUILD) selftests-vm/run $(TESTS)
 
 format:
-	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h include/mpconv/*.h tests/unit/*.c tests/unit/*.h tests/tools/*.c tests/progs/*.c)
+	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h include/mpconv/*.h tests/unit/*.c tests/unit/*.h tests/unit/lib/*.c tests/unit/lib/*.h tests/tools/*.c tests/progs/*.c)
 
 install: $(MPCONV)
 	install -D -m 0755 $(MPCONV) $(DESTDIR)/usr/local/sbin/mpconv

@@ -89,15 +89,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mpc_fb_cache SEC(".maps");
 
-/* MPTCP tokens of picked-up connections (implicit mode). Written by the
- * sockops program at connection creation, read by tc_pickup to steer
- * MP_JOIN SYNs, deleted by the daemon (and aged if never accepted). */
+/* MPTCP tokens of the connections the concentrator terminates. Written by
+ * the sockops program when a connection is created, read by tc_pickup to
+ * steer MP_JOIN SYNs, deleted by the daemon when the connection closes.
+ * LRU: a connection that dies before accept() leaves an entry nobody
+ * deletes; the LRU evicts those first instead of filling up. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MPC_BIND_MAX);
 	__type(key, __u32);
 	__type(value, struct mpc_token_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mpc_tokens SEC(".maps");
 

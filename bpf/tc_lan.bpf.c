@@ -62,8 +62,9 @@ __u64 mpc_lan_pulls = 0;
 #define LAN_PULL_LEN (14 + 40 + 24 + 60)
 
 /* Not inlined: it runs twice when the headers must be pulled, and one copy
- * of the parser's 40-step option loop is enough. A static subprogram may
- * take the context and a stack pointer; the verifier checks it per call. */
+ * of the parser's unrolled option walk (3000 instructions) is enough. A
+ * static subprogram may take the context and a stack pointer; the verifier
+ * checks it per call. */
 static __noinline int lan_parse(struct __sk_buff *skb, struct mpc_pkt *p)
 {
 	void *data = (void *)(long)skb->data;
@@ -117,10 +118,9 @@ static __always_inline bool lan_cache_hit(const struct mpc_pkt *p)
  * Look up a socket by the packet's own 4-tuple. The tuple size must be a
  * constant for the verifier (ARG_CONST_SIZE), hence one call per family.
  */
-static __always_inline struct bpf_sock *lan_lookup_own(struct __sk_buff *skb,
-						       struct mpc_pkt *p)
+static __always_inline struct bpf_sock *lan_lookup_own(struct __sk_buff *skb, struct mpc_pkt *p)
 {
-	if (p->flags & MPC_PF_V6)
+	if (p->tuple_len == sizeof(p->tuple.ipv6))
 		return bpf_skc_lookup_tcp(skb, &p->tuple, sizeof(p->tuple.ipv6),
 					  BPF_F_CURRENT_NETNS, 0);
 	return bpf_skc_lookup_tcp(skb, &p->tuple, sizeof(p->tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
@@ -162,7 +162,7 @@ static __always_inline int lan_steer(struct __sk_buff *skb, struct mpc_pkt *p)
 
 	/* Saddr/sport stay zero: no established socket matches, so the
 	 * lookup falls through to the listening hash for (daddr, dport). */
-	if (p->flags & MPC_PF_V6) {
+	if (p->tuple_len == sizeof(p->tuple.ipv6)) {
 		/* byte loads: a volatile array must be read through volatile
 		 * accesses, or clang folds it to its zero initialiser */
 		for (i = 0; i < 16; i++)

@@ -49,8 +49,12 @@ MPC_FAILS=0
 
 # ---- process and namespace bookkeeping --------------------------------
 
+MPC_MAIN_PID=$$
 lib_cleanup() {
 	local rc=$? pid ns i
+	# A child forked for `cmd &` runs our traps until it execs; a TERM
+	# caught in that window must not tear the lab down under the script.
+	[ "$BASHPID" = "$MPC_MAIN_PID" ] || exit $rc
 	[ -n "$MPC_CASE" ] && [ "$MPC_CASE_DONE" = 0 ] && fail "case ended without a verdict"
 	# stop in reverse start order: daemons last-started first
 	for ((i = ${#MPC_PIDS[@]} - 1; i >= 0; i--)); do
@@ -66,12 +70,22 @@ lib_cleanup() {
 trap lib_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# _now_ms: wall clock in ms, without a fork. Waits below are bounded by a
+# deadline, not by a number of polls: a poll can cost far more than its
+# 50 ms sleep (each exec takes 0.1-0.4 s in the TCG VM of selftests-vm),
+# and counting polls stretched a 20 s bound to minutes there.
+_now_ms() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((t / 1000))
+}
+
 # stop_pid PID [TIMEOUT_S]: TERM, wait up to TIMEOUT (default 5 s), KILL.
 stop_pid() {
-	local pid=$1 t=${2:-5} i
+	local pid=$1 t=${2:-5} end
 	kill -0 "$pid" 2>/dev/null || return 0
 	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < t * 20; i++)); do
+	end=$(($(_now_ms) + t * 1000))
+	while [ "$(_now_ms)" -lt $end ]; do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -100,14 +114,13 @@ bg() {
 
 # wait_until TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds.
 wait_until() {
-	local t=$1 i n
+	local end=$(($(_now_ms) + $1 * 1000))
 	shift
-	n=$((t * 20))
-	for ((i = 0; i < n; i++)); do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$(_now_ms)" -lt $end ] || return 1
 		sleep 0.05
 	done
-	return 1
 }
 
 # wait_listen NS PORT [TIMEOUT]: a TCP/MPTCP listener on PORT exists in NS.
@@ -116,15 +129,15 @@ wait_listen() { wait_until "${3:-10}" _listening "$1" "$2"; }
 
 # wait_pid_exit PID TIMEOUT_S: returns the exit status, 124 on timeout.
 wait_pid_exit() {
-	local pid=$1 t=$2 i
-	for ((i = 0; i < t * 20; i++)); do
+	local pid=$1 end=$(($(_now_ms) + $2 * 1000))
+	while :; do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			wait "$pid"
 			return $?
 		fi
+		[ "$(_now_ms)" -lt $end ] || return 124
 		sleep 0.05
 	done
-	return 124
 }
 
 netns_add() {	# netns_add VAR ROLE: create mpc-<suffix>-<role>, set VAR

@@ -21,20 +21,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #include <mpconv/convert.h>
+#include <mpconv/wire.h>
 
 #include "addr.h"
+#include "attach.h"
 #include "cmds.h"
 #include "conc.h"
+#include "daemon.h"
 #include "fbcache.h"
 #include "log.h"
 #include "loop.h"
+#include "nl.h"
+#include "onpath.h"
 #include "relay.h"
 #include "sock.h"
 #include "state.h"
@@ -60,7 +64,34 @@ struct conc {
 	struct mpc_tqueue q_read, q_connect;
 	uint64_t fb_ttl_ns;
 	bool mptcp_server;
-	struct mpc_ev sig_ev;
+	struct mpc_daemon dm;
+
+	/* implicit mode (--on-path): MP_PREFER_PROXY pickup */
+	const char *on_path[MPC_MAX_LINKS];
+	int n_on_path;
+	uint16_t pickup_port;
+	uint32_t local_mark;
+	uint8_t prefer_subtype;
+	bool no_xdp;
+	struct mpc_ev pick_lst[2];
+	struct join_lst *joins;		/* per-port MP_JOIN listeners */
+	int n_joins;
+	struct mpc_listen_opts pick_lo;
+	struct mpc_nl *nl;
+	struct mpc_pick pick;
+	struct mpc_cg cg;
+	uint64_t attach_mask;
+};
+
+/* A transparent listener on the pickup address and a picked-up port: the
+ * kernel accepts an MP_JOIN only on a listener bound to the connection's
+ * own port (or one it announced), so joins toward the server address are
+ * steered here (tc_pickup). fd -1: the port could not be bound (a local
+ * service holds it); its connections keep a single subflow. */
+struct join_lst {
+	struct mpc_ev ev;
+	int family;
+	uint16_t port;
 };
 
 enum conc_phase {
@@ -77,6 +108,7 @@ struct conc_hs {
 	uint8_t buf[MPC_CV_MAX_LEN];
 	uint16_t have;
 	uint16_t lport;		/* local port toward the server */
+	bool implicit;		/* picked up on-path: no Convert exchange */
 	int16_t icmp_code;	/* ICMP dest-unreach code seen, or -1 */
 };
 
@@ -118,10 +150,18 @@ static enum mpc_dcounter err_counter(uint8_t code)
  * and 2 echo the received message (§1.6). */
 static void reply_error(struct mpc_conn *c, uint8_t code, const uint8_t *val, size_t vlen)
 {
+	struct conc_hs *hs = c->priv;
 	uint8_t out[MPC_CV_MAX_LEN];
 	struct mpc_cv_buf b;
 	int n;
 
+	if (hs && hs->implicit) {
+		/* a picked-up connection has no Convert channel: the client
+		 * learns as a TCP client would, by a reset (MP_FASTCLOSE) */
+		mpc_dcount(c->r, err_counter(code));
+		mpc_conn_abort(c);
+		return;
+	}
 	mpc_cv_begin(&b, out, sizeof(out));
 	if (code == MPC_CV_E_MALFORMED || code == MPC_CV_E_UNSUPP_MSG)
 		mpc_cv_put_error_echo(&b, code, val, vlen);
@@ -346,6 +386,14 @@ static void conc_fail_connect(struct mpc_conn *c, int err)
 	reply_error0(c, MPC_CV_E_NETWORK);
 }
 
+/* The sockops program recorded this connection's token (tc_pickup steers
+ * MP_JOINs with it); forget it with the connection. */
+static void conc_on_close(struct mpc_conn *c)
+{
+	if (c->token && g_conc->st.tokens_fd >= 0)
+		bpf_map_delete_elem(g_conc->st.tokens_fd, &c->token);
+}
+
 static void conc_connected(struct mpc_conn *c)
 {
 	struct conc_hs *hs = c->priv;
@@ -362,8 +410,10 @@ static void conc_connected(struct mpc_conn *c)
 	} else {
 		mpc_dcount(c->r, MPC_D_DOWN_TCP);
 	}
-	if (up > 0)
+	if (up > 0) {
 		c->bflags |= MPC_BF_UP_MPTCP;
+		c->on_close = conc_on_close;
+	}
 	if (hs->cached_tcp)
 		c->bflags |= MPC_BF_DOWN_CACHED;
 	c->bflags |= MPC_BF_ESTABLISHED;
@@ -385,15 +435,19 @@ static void conc_connected(struct mpc_conn *c)
 			mpc_dcount(c->r, MPC_D_FB_INSERT);
 	}
 
-	olen = server_opts(c->b.ev.fd, down > 0, opts);
-	mpc_cv_begin(&b, out, sizeof(out));
-	mpc_cv_put_ext_tcp_hdr(&b, opts, olen);
-	if (hs->info)
-		mpc_cv_put_supp_ext(&b, supported_kinds, sizeof(supported_kinds));
-	n = mpc_cv_finish(&b);
-	if (n < 0 || mpc_write_all(c->a.ev.fd, out, n)) {
-		mpc_conn_abort(c);
-		return;
+	if (!hs->implicit) {
+		olen = server_opts(c->b.ev.fd, down > 0, opts);
+		mpc_cv_begin(&b, out, sizeof(out));
+		mpc_cv_put_ext_tcp_hdr(&b, opts, olen);
+		if (hs->info)
+			mpc_cv_put_supp_ext(&b, supported_kinds, sizeof(supported_kinds));
+		n = mpc_cv_finish(&b);
+		if (n < 0 || mpc_write_all(c->a.ev.fd, out, n)) {
+			mpc_conn_abort(c);
+			return;
+		}
+	} else {
+		c->bflags |= MPC_BF_IMPLICIT;
 	}
 	c->priv_free(c);
 	c->hs = NULL;
@@ -628,13 +682,6 @@ static void conc_timeout(struct mpc_timer *t)
 	}
 }
 
-static void hs_free(struct mpc_conn *c)
-{
-	free(c->priv);
-	c->priv = NULL;
-	c->priv_free = NULL;
-}
-
 /* ---- accepting ------------------------------------------------------ */
 
 bool mpc_prefixes_match(const struct mpc_prefix *p, int n, const uint8_t addr[16])
@@ -656,6 +703,8 @@ static void accept_emfile(struct conc *cc, int lfd)
 	int fd;
 
 	mpc_dcount(r, MPC_D_EMFILE);
+	/* idle pooled pipes are descriptors too: give them back first */
+	mpc_relay_trim_pool(r);
 	if (r->reserve_fd < 0)
 		return;
 	close(r->reserve_fd);
@@ -702,7 +751,7 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 		}
 		hs->icmp_code = -1;
 		c->priv = hs;
-		c->priv_free = hs_free;
+		c->priv_free = mpc_conn_priv_free;
 		c->timer.fire = conc_timeout;
 		mpc_sa_to16(&peer, c->client, &c->cport);
 
@@ -722,14 +771,161 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 	}
 }
 
-static void conc_signal(struct mpc_ev *ev, uint32_t events)
-{
-	struct signalfd_siginfo si;
 
-	if (read(ev->fd, &si, sizeof(si)) == sizeof(si)) {
-		pr_info("signal %u: shutting down\n", si.ssi_signo);
-		g_conc->loop.stop = true;
+
+static void conc_pick_accept(struct mpc_ev *ev, uint32_t events);
+
+static void ensure_join_listener(struct conc *cc, int family, uint16_t port)
+{
+	struct join_lst *nj;
+	int i, fd;
+
+	if (port == cc->pickup_port)
+		return;
+	for (i = 0; i < cc->n_joins; i++)
+		if (cc->joins[i].family == family && cc->joins[i].port == port)
+			return;
+	nj = realloc(cc->joins, (cc->n_joins + 1) * sizeof(*nj));
+	if (!nj)
+		return;
+	cc->joins = nj;
+	nj = &cc->joins[cc->n_joins];
+	fd = mpc_listen_loopback(family, port, &cc->pick_lo);
+	nj->family = family;
+	nj->port = port;
+	nj->ev.fd = fd < 0 ? -1 : fd;
+	nj->ev.cb = conc_pick_accept;
+	if (fd >= 0)
+		mpc_loop_add(&cc->loop, &nj->ev, EPOLLIN);
+	else
+		pr_warn("port %u: no MP_JOIN listener (%s); picked-up connections to it keep one "
+			"subflow\n", port, strerror(-fd));
+	cc->n_joins++;
+}
+
+/* Implicit mode: a SYN stamped MP_PREFER_PROXY was steered here by
+ * tc_pickup (protocol.md §2.2). The destination is the address the CPE
+ * was talking to: getsockname() of the transparent socket. */
+static void conc_pick_accept(struct mpc_ev *ev, uint32_t events)
+{
+	struct conc *cc = g_conc;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		struct sockaddr_storage peer, local;
+		socklen_t plen = sizeof(peer), llen = sizeof(local);
+		struct mpc_conn *c;
+		struct conc_hs *hs;
+		int fd;
+
+		fd = accept4(ev->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				mpc_dcount(&cc->relay, MPC_D_EMFILE);
+			return;
+		}
+		mpc_dcount(&cc->relay, MPC_D_ACCEPTED);
+		c = mpc_conn_new(&cc->relay, fd, conc_hs_event);
+		hs = c ? calloc(1, sizeof(*hs)) : NULL;
+		if (!hs) {
+			if (c)
+				mpc_conn_abort(c);
+			else
+				mpc_close_rst(fd);
+			continue;
+		}
+		hs->icmp_code = -1;
+		hs->implicit = true;
+		c->priv = hs;
+		c->priv_free = mpc_conn_priv_free;
+		c->timer.fire = conc_timeout;
+		getsockname(fd, (struct sockaddr *)&local, &llen);
+		mpc_sa_to16(&peer, c->client, &c->cport);
+		mpc_sa_to16(&local, c->server, &c->sport);
+		/* xdp_guard drops stamped SYNs from outside --allow; this is
+		 * the same rule for a box running without XDP */
+		if (!mpc_prefixes_match(cc->allow, cc->n_allow, c->client) ||
+		    cc->relay.n_conns > cc->relay.max_conns) {
+			mpc_dcount(&cc->relay, cc->relay.n_conns > cc->relay.max_conns ?
+						       MPC_D_CONN_LIMIT : MPC_D_ERR_TX_NOAUTH);
+			mpc_conn_abort(c);
+			continue;
+		}
+		ensure_join_listener(cc, local.ss_family, c->sport);
+		conc_start_connect(c);
 	}
+}
+
+static int setup_on_path(struct conc *cc, struct mpc_listen_opts lo)
+{
+	struct mpc_pick_opts po = { 0 };
+	int idx[MPC_MAX_LINKS], i, err, fd;
+
+	for (i = 0; i < cc->n_on_path; i++) {
+		idx[i] = mpc_ifindex(cc->on_path[i]);
+		if (idx[i] < 0)
+			return idx[i];
+	}
+	err = mpc_nl_open(&cc->nl);
+	if (err)
+		return err;
+	err = mpc_nl_setup_local_routing(cc->nl, cc->local_mark, 0, MPC_NL_TABLE_LOCAL,
+					 MPC_NL_PRIO_LOCAL);
+	if (err < 0) {
+		pr_warn("local routing: %s\n", mpc_nl_errmsg(cc->nl));
+		return err;
+	}
+	/* transparent MPTCP listeners on loopback: bpf_sk_assign() hands
+	 * them stamped SYNs for any destination (recipes.md) */
+	lo.transparent = true;
+	lo.tfo_no_cookie = false;
+	cc->pick_lo = lo;
+	for (i = 0; i < 2; i++) {
+		fd = mpc_listen_loopback(i ? AF_INET6 : AF_INET, cc->pickup_port, &lo);
+		if (fd < 0)
+			return fd;
+		cc->pick_lst[i].fd = fd;
+		cc->pick_lst[i].cb = conc_pick_accept;
+		mpc_loop_add(&cc->loop, &cc->pick_lst[i], EPOLLIN);
+	}
+
+	po.lst_addr4.s_addr = htonl(INADDR_LOOPBACK);
+	po.lst_addr6 = in6addr_loopback;
+	po.lst_port = cc->pickup_port;
+	po.local_mark = cc->local_mark;
+	po.prefer_subtype = cc->prefer_subtype;
+	po.no_xdp = cc->no_xdp;
+	if (cc->n_lst) {
+		uint8_t a[16];
+
+		mpc_sa_to16(&cc->lst[0].ss, a, &po.convert_port);
+	}
+	err = mpc_pick_attach(&cc->pick, cc->st.pin_dir, idx, cc->n_on_path, &po);
+	if (err)
+		return err;
+	cc->attach_mask |= 1ull << MPC_P_TC_PICKUP;
+	if (!cc->no_xdp)
+		cc->attach_mask |= 1ull << MPC_P_XDP_GUARD;
+	for (i = 0; i < cc->n_on_path; i++)
+		pr_info("on-path pickup on %s (tc %s%s), listener port %u\n", cc->on_path[i],
+			mpc_attach_kind_name(cc->pick.tc_att[i].kind), cc->no_xdp ? "" : " + xdp",
+			cc->pickup_port);
+	return 0;
+}
+
+static void conc_tick(void *arg)
+{
+	struct conc *cc = arg;
+
+	mpc_relay_tick(&cc->relay);
+}
+
+static void conc_sweep(void *arg)
+{
+	struct conc *cc = arg;
+	int n = mpc_fb_sweep(cc->st.fb_fd, cc->fb_ttl_ns);
+
+	cc->relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
 }
 
 /* ---- command ------------------------------------------------------- */
@@ -741,6 +937,8 @@ static void usage(FILE *f)
 		"              --allow PREFIX [--allow PREFIX]...\n"
 		"              [--connect-timeout SEC] [--convert-timeout SEC] [--max-conns N]\n"
 		"              [--cache-ttl SEC] [--no-mptcp-server] [--pipe-size BYTES]\n"
+		"              [--on-path IF[,IF...] [--pickup-port PORT] [--mark MARK]\n"
+		"               [--prefer-subtype N] [--no-xdp]]\n"
 		"\n"
 		"  --listen ADDR:PORT   MPTCP listener for RFC 8803 Convert clients ([v6]:port)\n"
 		"  --allow PREFIX       source prefix allowed to use the converter (required;\n"
@@ -749,20 +947,11 @@ static void usage(FILE *f)
 		"  --convert-timeout    seconds to receive the Convert message (default 5)\n"
 		"  --max-conns N        connections at once; beyond, Error 64 (default 65536)\n"
 		"  --cache-ttl SEC      fallback-cache lifetime (default 86400)\n"
-		"  --no-mptcp-server    connect to servers with plain TCP only\n");
-}
-
-static int parse_u32(const char *s, uint32_t *v, uint32_t min, uint32_t max)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 0);
-	if (errno || *s == '\0' || *end != '\0' || x < min || x > max)
-		return -EINVAL;
-	*v = (uint32_t)x;
-	return 0;
+		"  --no-mptcp-server    connect to servers with plain TCP only\n"
+		"  --on-path IF,...     implicit mode: pick up SYNs stamped MP_PREFER_PROXY\n"
+		"                       arriving on these access interfaces (tc + XDP guard)\n"
+		"  --pickup-port PORT   port of the transparent pickup listener (default 7302)\n"
+		"  --prefer-subtype N   MP_PREFER_PROXY subtype (default 15, MP_EXPERIMENTAL)\n");
 }
 
 static void publish_info(struct conc *cc)
@@ -773,6 +962,8 @@ static void publish_info(struct conc *cc)
 	info.pid = getpid();
 	info.role = MPC_ROLE_CONC;
 	info.start_ns = mpc_now_ns();
+	info.attach_mask = cc->attach_mask;
+	info.proxy_port = cc->n_on_path ? cc->pickup_port : 0;
 	if (cc->n_lst)
 		mpc_sa_to16(&cc->lst[0].ss, info.conc_addr, &info.conc_port);
 	bpf_map_update_elem(cc->st.info_fd, &k, &info, BPF_ANY);
@@ -803,19 +994,29 @@ int cmd_concentrator(int argc, char **argv)
 		{ "no-mptcp-server", no_argument, NULL, 'N' },
 		{ "pipe-size", required_argument, NULL, 's' },
 		{ "pin-path", required_argument, NULL, 'P' },
+		{ "on-path", required_argument, NULL, 'O' },
+		{ "pickup-port", required_argument, NULL, 'K' },
+		{ "mark", required_argument, NULL, 'M' },
+		{ "prefer-subtype", required_argument, NULL, 'S' },
+		{ "no-xdp", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct mpc_listen_opts lo = { .mptcp = true, .tfo_no_cookie = true };
+	uint32_t v;
 	uint32_t connect_to = 10, convert_to = 5, max_conns = 65536, ttl = MPC_FB_TTL_DEFAULT_S;
 	uint32_t pipe_size = 1 << 20;
 	struct mpc_state_opts so = { 0 };
 	struct conc cc = { 0 };
-	sigset_t mask;
 	int c, i, err, rc = 1;
 	long nofile;
 
 	cc.mptcp_server = true;
+	cc.pickup_port = 7302;
+	cc.local_mark = 0x6d70;
+	cc.prefer_subtype = MPC_PREFER_SUBTYPE_DEF;
+	cc.pick_lst[0].fd = cc.pick_lst[1].fd = -1;
+	cc.cg.fd = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -856,7 +1057,7 @@ int cmd_concentrator(int argc, char **argv)
 					c == 'm' ? &max_conns :
 					c == 'T' ? &ttl : &pipe_size;
 
-			if (parse_u32(optarg, dst, c == 'T' ? 0 : 1, c == 's' ? 1 << 30 : 1 << 24)) {
+			if (mpc_parse_u32(optarg, dst, c == 'T' ? 0 : 1, c == 's' ? 1 << 30 : 1 << 24)) {
 				mpc_err("invalid value '%s' for --%s", optarg,
 					c == 'c' ? "connect-timeout" :
 					c == 't' ? "convert-timeout" :
@@ -868,6 +1069,38 @@ int cmd_concentrator(int argc, char **argv)
 		}
 		case 'N':
 			cc.mptcp_server = false;
+			break;
+		case 'O': {
+			char *str = optarg, *tok;
+
+			while ((tok = strsep(&str, ","))) {
+				if (!*tok)
+					continue;
+				if (cc.n_on_path == MPC_MAX_LINKS) {
+					mpc_err("at most %d --on-path interfaces", MPC_MAX_LINKS);
+					return 2;
+				}
+				cc.on_path[cc.n_on_path++] = tok;
+			}
+			break;
+		}
+		case 'K':
+		case 'M':
+		case 'S':
+			if (mpc_parse_u32(optarg, &v, c == 'S' ? 1 : 1,
+				      c == 'K' ? 65535 : c == 'S' ? 15 : 0xffffffff)) {
+				mpc_err("invalid value '%s'", optarg);
+				return 2;
+			}
+			if (c == 'K')
+				cc.pickup_port = v;
+			else if (c == 'M')
+				cc.local_mark = v;
+			else
+				cc.prefer_subtype = v;
+			break;
+		case 'X':
+			cc.no_xdp = true;
 			break;
 		case 'P':
 			mpc_g.pin_path = optarg;
@@ -884,14 +1117,15 @@ int cmd_concentrator(int argc, char **argv)
 		mpc_err("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (!cc.n_lst || !cc.n_allow) {
-		mpc_err("concentrator needs --listen ADDR:PORT and at least one --allow PREFIX "
-			"(there is no default allow-all)");
+	if ((!cc.n_lst && !cc.n_on_path) || !cc.n_allow) {
+		mpc_err("concentrator needs --listen ADDR:PORT or --on-path IF, and at least one "
+			"--allow PREFIX (there is no default allow-all)");
 		usage(stderr);
 		free(cc.allow);
 		return 2;
 	}
 	g_conc = &cc;
+	mpc_daemon_block_signals(&cc.dm);
 	cc.fb_ttl_ns = (uint64_t)ttl * 1000000000ull;
 	nofile = mpc_raise_nofile();
 	pr_debug("RLIMIT_NOFILE %ld\n", nofile);
@@ -928,6 +1162,15 @@ int cmd_concentrator(int argc, char **argv)
 		pr_info("net.mptcp.blackhole_timeout=0: per-destination fallback cache instead of "
 			"the netns-wide blackhole switch\n");
 
+	if (cc.n_on_path) {
+		/* before any listener: sockets belong to the cgroup of the
+		 * task that creates them, and the token learner (sockops)
+		 * watches this daemon's own cgroup only */
+		err = mpc_cg_setup(&cc.cg, cc.st.pin_dir);
+		if (err)
+			goto out_close;
+		cc.attach_mask |= 1ull << MPC_P_SOCKOPS;
+	}
 	for (i = 0; i < cc.n_lst; i++) {
 		char a[MPC_ADDRSTRLEN];
 		int fd = mpc_listen(&cc.lst[i].ss, cc.lst[i].len, &lo);
@@ -941,52 +1184,48 @@ int cmd_concentrator(int argc, char **argv)
 		mpc_loop_add(&cc.loop, &cc.lst[i].ev, EPOLLIN);
 		pr_info("listening on %s (MPTCP, Convert in SYN data)\n", mpc_sa_str(&cc.lst[i].ss, a));
 	}
+	if (cc.n_on_path) {
+		err = setup_on_path(&cc, lo);
+		if (err)
+			goto out_close;
+	}
 	icmp_open(&cc);
 	publish_info(&cc);
 	publish_allow(&cc);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	cc.sig_ev.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	cc.sig_ev.cb = conc_signal;
-	mpc_loop_add(&cc.loop, &cc.sig_ev, EPOLLIN);
-
-	{
-		uint64_t last_tick = mpc_now_ms(), last_sweep = last_tick;
-
-		while (!cc.loop.stop) {
-			uint64_t now;
-
-			if (mpc_loop_once(&cc.loop, 1000) < 0)
-				break;
-			mpc_relay_reap(&cc.relay);
-			now = mpc_now_ms();
-			if (now - last_tick >= 1000) {
-				last_tick = now;
-				mpc_relay_tick(&cc.relay);
-			}
-			if (now - last_sweep >= 10000) {
-				int n = mpc_fb_sweep(cc.st.fb_fd, cc.fb_ttl_ns);
-
-				last_sweep = now;
-				cc.relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
-			}
-		}
-	}
+	cc.dm.loop = &cc.loop;
+	cc.dm.relay = &cc.relay;
+	cc.dm.tick = conc_tick;
+	cc.dm.sweep = conc_sweep;
+	cc.dm.arg = &cc;
+	err = mpc_daemon_run(&cc.dm);
+	if (err)
+		pr_warn("event loop: %s\n", strerror(-err));
 	rc = 0;
 out_close:
 	for (i = 0; i < cc.n_lst; i++)
 		if (cc.lst[i].ev.fd > 0)
 			close(cc.lst[i].ev.fd);
+	mpc_pick_detach(&cc.pick);
+	for (i = 0; i < 2; i++)
+		if (cc.pick_lst[i].fd >= 0)
+			close(cc.pick_lst[i].fd);
+	for (i = 0; i < cc.n_joins; i++)
+		if (cc.joins[i].ev.fd >= 0)
+			close(cc.joins[i].ev.fd);
+	free(cc.joins);
 	mpc_relay_fini(&cc.relay);
+	mpc_cg_teardown(&cc.cg);
+	if (cc.nl) {
+		if (mpc_nl_undo_all(cc.nl) < 0)
+			pr_warn("could not undo all netlink changes: %s\n", mpc_nl_errmsg(cc.nl));
+		mpc_nl_close(cc.nl);
+	}
 	if (cc.icmp4.fd > 0)
 		close(cc.icmp4.fd);
 	if (cc.icmp6.fd > 0)
 		close(cc.icmp6.fd);
-	if (cc.sig_ev.fd > 0)
-		close(cc.sig_ev.fd);
+	mpc_daemon_fini(&cc.dm);
 	mpc_state_close(&cc.st);
 	mpc_sysctl_restore_all();
 out_loop:

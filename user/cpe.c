@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,10 +43,12 @@
 #include "attach.h"
 #include "cmds.h"
 #include "conc.h"
+#include "daemon.h"
 #include "fbcache.h"
 #include "log.h"
 #include "loop.h"
 #include "nl.h"
+#include "onpath.h"
 #include "relay.h"
 #include "sock.h"
 #include "state.h"
@@ -85,9 +86,12 @@ struct cpe_link {
 	char name[IF_NAMESIZE];
 	uint8_t addr4[16], addr6[16];
 	bool has4, has6;
-	/* live subflows and cumulative bytes, from the connections' polls */
+	/* live subflows and their bytes, from the connections' polls */
 	uint32_t subflows;
 	uint64_t tx, rx;
+	/* interface counters when the daemon started (IFLA_STATS64) */
+	uint64_t if_tx0, if_rx0;
+	uint64_t if_tx, if_rx;
 };
 
 struct cpe {
@@ -98,8 +102,10 @@ struct cpe {
 	struct mpc_nl *nl;
 	struct tc_lan_bpf *lan_skel;
 	struct mpc_attach lan_att;
+	struct mpc_wan wan;		/* implicit mode: MP_PREFER_PROXY stamper */
+	int wan_idx[CPE_MAX_WAN];
 	struct mpc_ev lst[2];
-	struct mpc_ev sig_ev;
+	struct mpc_daemon dm;
 	struct mpc_tqueue q_connect;
 	struct cpe_link links[CPE_MAX_WAN];
 	int n_links;
@@ -240,16 +246,40 @@ static void publish_links(struct cpe *cp)
 		if (cl->has6)
 			memcpy(l.addr6, cl->addr6, 16);
 		l.subflows = cl->subflows;
-		l.bytes_tx = cl->tx;
-		l.bytes_rx = cl->rx;
+		/* The link's own counters since start: exact and cumulative.
+		 * Subflow counters (cl->tx/rx) lose the tail of connections
+		 * that close between two polls; they are the fallback when
+		 * netlink statistics are missing. */
+		l.bytes_tx = cl->if_tx ? cl->if_tx - cl->if_tx0 : cl->tx;
+		l.bytes_rx = cl->if_rx ? cl->if_rx - cl->if_rx0 : cl->rx;
 		l.updated_ns = mpc_now_ns();
 		bpf_map_update_elem(cp->st.links_fd, &i, &l, BPF_ANY);
+	}
+}
+
+static void read_if_stats(struct cpe *cp, bool baseline)
+{
+	int i;
+
+	for (i = 0; i < cp->n_links; i++) {
+		struct mpc_nl_link l;
+
+		if (mpc_nl_link_get(cp->nl, cp->links[i].ifindex, NULL, &l))
+			continue;
+		cp->links[i].if_tx = l.tx_bytes;
+		cp->links[i].if_rx = l.rx_bytes;
+		if (baseline) {
+			cp->links[i].if_tx0 = l.tx_bytes;
+			cp->links[i].if_rx0 = l.rx_bytes;
+		}
 	}
 }
 
 static void cpe_tick(struct cpe *cp)
 {
 	struct mpc_list *pos, *tmp;
+
+	read_if_stats(cp, false);
 
 	mpc_list_for_each_safe(pos, tmp, &cp->relay.conns)
 	{
@@ -262,14 +292,20 @@ static void cpe_tick(struct cpe *cp)
 	publish_links(cp);
 }
 
-/* ---- connection handling --------------------------------------------- */
-
-static void hs_free(struct mpc_conn *c)
+static void cpe_tick_cb(void *arg)
 {
-	free(c->priv);
-	c->priv = NULL;
-	c->priv_free = NULL;
+	cpe_tick(arg);
 }
+
+static void cpe_sweep(void *arg)
+{
+	struct cpe *cp = arg;
+	int n = mpc_fb_sweep(cp->st.fb_fd, (uint64_t)cp->o.ttl_s * 1000000000ull);
+
+	cp->relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
+}
+
+/* ---- connection handling --------------------------------------------- */
 
 static void cpe_established(struct mpc_conn *c)
 {
@@ -569,8 +605,23 @@ static void cpe_accept(struct mpc_ev *ev, uint32_t events)
 
 		fd = accept4(ev->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				mpc_dcount(&cp->relay, MPC_D_EMFILE);
+			if (errno == EMFILE || errno == ENFILE) {
+				struct mpc_relay *r = &cp->relay;
+
+				/* Out of descriptors: the LAN host must not hang
+				 * in our accept queue. Give back idle pipes, use
+				 * the reserve descriptor to take the connection,
+				 * and reset it so the host learns at once. */
+				mpc_dcount(r, MPC_D_EMFILE);
+				mpc_relay_trim_pool(r);
+				if (r->reserve_fd >= 0) {
+					close(r->reserve_fd);
+					fd = accept4(ev->fd, NULL, NULL, SOCK_CLOEXEC);
+					if (fd >= 0)
+						mpc_close_rst(fd);
+					r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				}
+			}
 			return;
 		}
 		mpc_dcount(&cp->relay, MPC_D_ACCEPTED);
@@ -589,7 +640,7 @@ static void cpe_accept(struct mpc_ev *ev, uint32_t events)
 			continue;
 		}
 		c->priv = hs;
-		c->priv_free = hs_free;
+		c->priv_free = mpc_conn_priv_free;
 		c->timer.fire = cpe_timeout;
 		/* the original destination: the transparent socket took the
 		 * address the LAN host was talking to (recipes.md) */
@@ -610,16 +661,6 @@ static void cpe_accept(struct mpc_ev *ev, uint32_t events)
 			continue;
 		}
 		mpc_timer_arm(&cp->loop, &cp->q_connect, &c->timer);
-	}
-}
-
-static void cpe_signal(struct mpc_ev *ev, uint32_t events)
-{
-	struct signalfd_siginfo si;
-
-	if (read(ev->fd, &si, sizeof(si)) == sizeof(si)) {
-		pr_info("signal %u: shutting down\n", si.ssi_signo);
-		g_cpe->loop.stop = true;
 	}
 }
 
@@ -744,6 +785,7 @@ static int setup_wan(struct cpe *cp)
 			free(res);
 			return idx[i];
 		}
+		cp->wan_idx[i] = idx[i];
 		if (idx[i] == cp->lan_ifindex) {
 			pr_warn("%s is both --lan and --wan\n", cp->o.wan[i]);
 			free(res);
@@ -793,24 +835,16 @@ static int setup_wan(struct cpe *cp)
 static int open_listeners(struct cpe *cp)
 {
 	struct mpc_listen_opts lo = { .mptcp = true, .transparent = true };
-	struct sockaddr_storage ss;
-	socklen_t len;
 	int fd;
 
-	/* Loopback-bound: bpf_sk_assign() delivers any destination to it,
-	 * and nothing can reach it by address from the LAN. */
-	len = mpc_16_to_sa((const uint8_t[16]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0,
-						 1 },
-			   cp->o.proxy_port, &ss);
-	fd = mpc_listen(&ss, len, &lo);
+	fd = mpc_listen_loopback(AF_INET, cp->o.proxy_port, &lo);
 	if (fd < 0)
 		return fd;
 	cp->lst[0].fd = fd;
 	cp->lst[0].cb = cpe_accept;
 	mpc_loop_add(&cp->loop, &cp->lst[0], EPOLLIN);
 
-	len = mpc_16_to_sa(in6addr_loopback.s6_addr, cp->o.proxy_port, &ss);
-	fd = mpc_listen(&ss, len, &lo);
+	fd = mpc_listen_loopback(AF_INET6, cp->o.proxy_port, &lo);
 	if (fd < 0) {
 		pr_warn("no IPv6 listener: IPv6 connections will not be converted\n");
 		cp->lst[1].fd = -1;
@@ -869,19 +903,6 @@ static void usage(FILE *f)
 		"  --rcvbuf BYTES       receive buffer of the MPTCP sockets toward the\n"
 		"                       concentrator (default 4 MiB; 0 = kernel autotuning,\n"
 		"                       which stalls after a TFO SYN on 6.x kernels)\n");
-}
-
-static int parse_u32(const char *s, uint32_t *v, uint32_t min, uint32_t max)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 0);
-	if (errno || *s == '\0' || *end != '\0' || x < min || x > max)
-		return -EINVAL;
-	*v = (uint32_t)x;
-	return 0;
 }
 
 static int add_prefix(struct mpc_prefix **arr, int *n, const char *s, const char *opt)
@@ -988,7 +1009,7 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 			break;
 		case 'B':
 		case 'X':
-			if (parse_u32(optarg, &v, 1, 65535)) {
+			if (mpc_parse_u32(optarg, &v, 1, 65535)) {
 				mpc_err("invalid port '%s'", optarg);
 				return -EINVAL;
 			}
@@ -1030,7 +1051,7 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 				min = 0;
 			if (c == 'R')
 				max = 1 << 30;
-			if (parse_u32(optarg, &v, min, max)) {
+			if (mpc_parse_u32(optarg, &v, min, max)) {
 				mpc_err("invalid value '%s'", optarg);
 				return -EINVAL;
 			}
@@ -1098,7 +1119,6 @@ int cmd_cpe(int argc, char **argv)
 {
 	struct mpc_state_opts so = { 0 };
 	struct cpe *cp;
-	sigset_t mask;
 	int err, rc = 1;
 
 	cp = calloc(1, sizeof(*cp));
@@ -1113,7 +1133,6 @@ int cmd_cpe(int argc, char **argv)
 	}
 	g_cpe = cp;
 	cp->lst[0].fd = cp->lst[1].fd = -1;
-	cp->sig_ev.fd = -1;
 	cp->lan_ifindex = mpc_ifindex(cp->o.lan);
 	if (cp->lan_ifindex < 0) {
 		mpc_err("--lan %s: no such interface", cp->o.lan);
@@ -1124,10 +1143,7 @@ int cmd_cpe(int argc, char **argv)
 
 	/* Block the signals now: a TERM during set-up must still run the
 	 * undo path below, not kill us with routes half installed. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	mpc_daemon_block_signals(&cp->dm);
 
 	if (mpc_loop_init(&cp->loop))
 		goto out_free;
@@ -1172,42 +1188,40 @@ int cmd_cpe(int argc, char **argv)
 	if (err)
 		goto out_nl;
 	cp->attach_mask |= 1ull << MPC_P_TC_LAN;
+	if (cp->o.mode == MPC_MODE_IMPLICIT) {
+		struct mpc_wan_opts wo = { .stamp_mark = cp->o.stamp_mark,
+					   .prefer_subtype = cp->o.prefer_subtype };
+
+		/* tc on every WAN egress stamps MP_PREFER_PROXY into the
+		 * MP_CAPABLE SYN of our marked sockets only. A SYN without
+		 * room for 4 more option bytes leaves unstamped (counter
+		 * stamp_no_space): the connection then runs end to end,
+		 * MPTCP where the server speaks it, plain TCP otherwise. */
+		err = mpc_wan_attach(&cp->wan, cp->st.pin_dir, cp->wan_idx, cp->o.n_wan, &wo);
+		if (err)
+			goto out_nl;
+		cp->attach_mask |= 1ull << MPC_P_TC_WAN;
+	}
 	pr_info("classifier attached to %s ingress (%s); %s mode, proxy port %u\n", cp->o.lan,
 		mpc_attach_kind_name(cp->lan_att.kind),
 		cp->o.mode == MPC_MODE_EXPLICIT ? "explicit" :
 		cp->o.mode == MPC_MODE_IMPLICIT ? "implicit" : "direct",
 		cp->o.proxy_port);
+	read_if_stats(cp, true);
 	publish_info(cp);
 	publish_links(cp);
 
-	cp->sig_ev.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	cp->sig_ev.cb = cpe_signal;
-	mpc_loop_add(&cp->loop, &cp->sig_ev, EPOLLIN);
-	{
-		uint64_t last_tick = mpc_now_ms(), last_sweep = last_tick;
-
-		while (!cp->loop.stop) {
-			uint64_t now;
-
-			if (mpc_loop_once(&cp->loop, 1000) < 0)
-				break;
-			mpc_relay_reap(&cp->relay);
-			now = mpc_now_ms();
-			if (now - last_tick >= 1000) {
-				last_tick = now;
-				cpe_tick(cp);
-			}
-			if (cp->o.mode == MPC_MODE_DIRECT && now - last_sweep >= 10000) {
-				int n = mpc_fb_sweep(cp->st.fb_fd,
-						     (uint64_t)cp->o.ttl_s * 1000000000ull);
-
-				last_sweep = now;
-				cp->relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
-			}
-		}
-	}
+	cp->dm.loop = &cp->loop;
+	cp->dm.relay = &cp->relay;
+	cp->dm.tick = cpe_tick_cb;
+	cp->dm.sweep = cp->o.mode == MPC_MODE_DIRECT ? cpe_sweep : NULL;
+	cp->dm.arg = cp;
+	err = mpc_daemon_run(&cp->dm);
+	if (err)
+		pr_warn("event loop: %s\n", strerror(-err));
 	rc = 0;
 out_nl:
+	mpc_wan_detach(&cp->wan);
 	mpc_detach(&cp->lan_att);
 	if (cp->lan_skel)
 		tc_lan_bpf__destroy(cp->lan_skel);
@@ -1222,8 +1236,7 @@ out_nl:
 		mpc_nl_close(cp->nl);
 	}
 	mpc_sysctl_restore_all();
-	if (cp->sig_ev.fd >= 0)
-		close(cp->sig_ev.fd);
+	mpc_daemon_fini(&cp->dm);
 out_state:
 	mpc_state_close(&cp->st);
 out_loop:

@@ -87,6 +87,7 @@ struct mpc_nl_link {
 	int ifindex;
 	char name[IF_NAMESIZE];
 	unsigned int flags;		/* IFF_* */
+	uint64_t rx_bytes, tx_bytes;	/* IFLA_STATS64, 0 when absent */
 };
 
 struct mpc_nl_ifaddr {

@@ -30,6 +30,15 @@ static int link_cb(const struct nlmsghdr *h, void *data)
 		if (mnl_attr_get_type(a) == IFLA_IFNAME &&
 		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			snprintf(link->name, sizeof(link->name), "%s", mnl_attr_get_str(a));
+		if (mnl_attr_get_type(a) == IFLA_STATS64 &&
+		    mnl_attr_get_payload_len(a) >= sizeof(struct rtnl_link_stats64)) {
+			struct rtnl_link_stats64 st;
+
+			/* attribute payloads are only 4-byte aligned */
+			memcpy(&st, mnl_attr_get_payload(a), sizeof(st));
+			link->rx_bytes = st.rx_bytes;
+			link->tx_bytes = st.tx_bytes;
+		}
 	}
 	return 0;
 }

@@ -37,6 +37,7 @@ static struct mpc_pipe *pipe_get(struct mpc_relay *r)
 	struct mpc_pipe *p = r->pool;
 	int fds[2];
 
+	r->pool_used_ms = mpc_now_ms();
 	if (p) {
 		r->pool = p->next;
 		r->pool_n--;
@@ -245,6 +246,13 @@ struct mpc_conn *mpc_conn_new(struct mpc_relay *r, int fd_a, mpc_hs_cb hs)
 	return c;
 }
 
+void mpc_conn_priv_free(struct mpc_conn *c)
+{
+	free(c->priv);
+	c->priv = NULL;
+	c->priv_free = NULL;
+}
+
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b)
 {
 	int err;
@@ -369,6 +377,51 @@ void mpc_conn_linger(struct mpc_conn *c)
 /* ---- pumping -------------------------------------------------------- */
 
 /*
+ * The way forward when no pipe can be had (descriptors or memory
+ * exhausted): peek at the source, send what the destination takes, then
+ * consume exactly that much. No byte is held in userspace between calls,
+ * so nothing can be lost, and an admitted connection keeps moving even
+ * when every descriptor is taken. Three syscalls a chunk instead of two
+ * splices: only for as long as pipes are short.
+ * Returns 1 if bytes moved or EOF was seen, 0 if blocked, -errno.
+ */
+static int copy_peek(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src,
+		     struct mpc_side *dst)
+{
+	static char bounce[65536];
+	ssize_t n, m;
+
+	if (!dst->wr)
+		return 0;
+	n = recv(src->ev.fd, bounce, sizeof(bounce), MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0) {
+		d->eof = 1;
+		return 1;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			src->rd = 0;
+			return 0;
+		}
+		return -errno;
+	}
+	m = send(dst->ev.fd, bounce, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (m < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			dst->wr = 0;
+			return 0;
+		}
+		return -errno;
+	}
+	/* we are the only reader: the peeked bytes are still first */
+	if (recv(src->ev.fd, bounce, m, MSG_DONTWAIT) != m)
+		return -EIO;
+	d->bytes += m;
+	c->dirty = 1;
+	return 1;
+}
+
+/*
  * Move bytes src -> pipe -> dst until nothing moves. Edge-triggered epoll
  * only reports transitions, so readiness is remembered per side and
  * cleared on EAGAIN. An EAGAIN from splice-in is ambiguous (socket empty,
@@ -402,10 +455,15 @@ static int pump(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src,
 			}
 		}
 		if (!d->eof && src->rd && d->queued < cap) {
-			if (!d->pipe) {
+			if (!d->pipe)
 				d->pipe = pipe_get(r);
-				if (!d->pipe)
-					return -EMFILE;
+			if (!d->pipe) {
+				int ret = copy_peek(c, d, src, dst);
+
+				if (ret < 0)
+					return ret;
+				progress = ret > 0;
+				continue;
 			}
 			n = splice(src->ev.fd, NULL, d->pipe->w, NULL, cap - d->queued,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -444,13 +502,6 @@ static void relay_step(struct mpc_conn *c)
 	err = pump(c, &c->up, &c->a, &c->b);
 	if (!err)
 		err = pump(c, &c->down, &c->b, &c->a);
-	if (err == -EMFILE) {
-		/* No pipe to be had: leave the bytes in the socket buffers
-		 * (flow control holds the senders back) and retry on the
-		 * next tick rather than lose data or the connection. */
-		c->dirty = 1;
-		return;
-	}
 	if (err) {
 		pr_debug("relay %llu: %s, resetting both sides\n",
 			 (unsigned long long)c->cookie, strerror(-err));
@@ -571,18 +622,31 @@ static void flush_dstats(struct mpc_relay *r)
 	}
 }
 
+void mpc_relay_trim_pool(struct mpc_relay *r)
+{
+	while (r->pool) {
+		struct mpc_pipe *p = r->pool;
+
+		r->pool = p->next;
+		close(p->r);
+		close(p->w);
+		free(p);
+	}
+	r->pool_n = 0;
+}
+
 void mpc_relay_tick(struct mpc_relay *r)
 {
 	struct mpc_list *pos, *tmp;
+
+	/* a burst's pipes are kept for the next one, not for ever */
+	if (r->pool_n && mpc_now_ms() - r->pool_used_ms > 5000)
+		mpc_relay_trim_pool(r);
 
 	mpc_list_for_each_safe(pos, tmp, &r->conns)
 	{
 		struct mpc_conn *c = container_of(pos, struct mpc_conn, node);
 
-		/* retry connections that ran out of pipes */
-		if (c->state == MPC_CS_RELAY && c->dirty && !c->up.pipe && !c->down.pipe &&
-		    (c->a.rd || c->b.rd))
-			relay_step(c);
 		if (c->state != MPC_CS_RELAY || !c->bound || !c->dirty)
 			continue;
 		if (c->bflags & MPC_BF_UP_MPTCP || c->bflags & MPC_BF_DOWN_MPTCP) {
@@ -611,14 +675,7 @@ void mpc_relay_fini(struct mpc_relay *r)
 	}
 	mpc_relay_reap(r);
 	flush_dstats(r);
-	while (r->pool) {
-		struct mpc_pipe *p = r->pool;
-
-		r->pool = p->next;
-		close(p->r);
-		close(p->w);
-		free(p);
-	}
+	mpc_relay_trim_pool(r);
 	if (r->reserve_fd >= 0)
 		close(r->reserve_fd);
 }

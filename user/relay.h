@@ -55,6 +55,7 @@ struct mpc_relay {
 	struct mpc_list zombies;	/* dead, freed after the event batch */
 	struct mpc_pipe *pool;		/* idle pipes */
 	uint32_t pool_n, pool_max;
+	uint64_t pool_used_ms;		/* last time a pipe left the pool */
 	uint32_t pipe_size;		/* F_SETPIPE_SZ, bytes */
 	uint32_t n_conns, max_conns;
 	uint8_t role;			/* enum mpc_role, for bindings */
@@ -97,7 +98,11 @@ int mpc_relay_init(struct mpc_relay *r, struct mpc_loop *loop, uint8_t role);
 void mpc_relay_fini(struct mpc_relay *r);
 /* Free dead connections; call after each loop iteration. */
 void mpc_relay_reap(struct mpc_relay *r);
-/* Once a second: refresh bindings and flush counters. */
+/* Close every idle pooled pipe (descriptors are short, or the box is
+ * idle). */
+void mpc_relay_trim_pool(struct mpc_relay *r);
+/* Once a second: refresh bindings, flush counters, and give back pooled
+ * pipes nobody has needed for a few seconds. */
 void mpc_relay_tick(struct mpc_relay *r);
 
 static inline void mpc_dcount(struct mpc_relay *r, enum mpc_dcounter c)
@@ -109,6 +114,8 @@ static inline void mpc_dcount(struct mpc_relay *r, enum mpc_dcounter c)
  * events until the relay starts. Returns NULL (and closes nothing) on
  * allocation failure. */
 struct mpc_conn *mpc_conn_new(struct mpc_relay *r, int fd_a, mpc_hs_cb hs);
+/* The usual priv_free: free(c->priv). */
+void mpc_conn_priv_free(struct mpc_conn *c);
 /* Attach side b (non-blocking socket, possibly still connecting). */
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b);
 /* Start pumping. `hold_down` keeps b -> a stopped until

@@ -75,6 +75,16 @@ fail:
 	return err;
 }
 
+int mpc_listen_loopback(int family, uint16_t port, const struct mpc_listen_opts *o)
+{
+	static const uint8_t lo4[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	len = mpc_16_to_sa(family == AF_INET ? lo4 : in6addr_loopback.s6_addr, port, &ss);
+	return mpc_listen(&ss, len, o);
+}
+
 long mpc_raise_nofile(void)
 {
 	struct rlimit rl;

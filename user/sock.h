@@ -31,6 +31,11 @@ struct mpc_listen_opts {
  * (with advice for the errnos that mean a kernel without MPTCP). */
 int mpc_listen(const struct sockaddr_storage *ss, socklen_t len, const struct mpc_listen_opts *o);
 
+/* A listener on the loopback address of `family` (127.0.0.1 or ::1):
+ * where the daemons bind the transparent listeners that bpf_sk_assign()
+ * feeds, so nothing can reach them by address from outside. */
+int mpc_listen_loopback(int family, uint16_t port, const struct mpc_listen_opts *o);
+
 /* A non-blocking stream socket for `family`, MPTCP when `mptcp`. */
 int mpc_stream_socket(int family, bool mptcp);
 

@@ -89,6 +89,10 @@ enum mpc_reason {
 	MPC_R_XDP_UNAUTH_CONV,	/* Convert-port SYN outside --allow: dropped */
 	MPC_R_XDP_META_ERR,	/* could not attach metadata (still passed) */
 
+	/* tc_pickup, appended */
+	MPC_R_PICK_JOIN_WAIT,	/* our MP_JOIN, its port's listener not up yet:
+				 * dropped, the peer retransmits the SYN */
+
 	MPC_R_MAX
 };
 

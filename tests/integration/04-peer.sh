@@ -52,7 +52,7 @@ start_peer() {
 	local name=$1
 	shift
 	bg "$NS_B" "$T/$name.out" "$PEER" --log "$T/$name.log" --ready-file "$T/$name.ready" \
-		--timeout 50 "$@"
+		--timeout 300 "$@"
 	PID=$BG_PID
 	wait_until 10 test -s "$T/$name.ready"
 }
