@@ -577,19 +577,21 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { { "listen", required_argument, NULL, 'l' },
-					    { "connect", required_argument, NULL, 'c' },
-					    { "bind", required_argument, NULL, 'b' },
-					    { "mptcp", no_argument, NULL, 'm' },
-					    { "size", required_argument, NULL, 's' },
-					    { "latency", required_argument, NULL, 'L' },
-					    { "rate", required_argument, NULL, 'r' },
-					    { "concurrency", required_argument, NULL, 'k' },
-					    { "hold", required_argument, NULL, 'H' },
-					    { "ready-file", required_argument, NULL, 'f' },
-					    { "timeout", required_argument, NULL, 't' },
-					    { "help", no_argument, NULL, 'h' },
-					    {} };
+	static const struct option lo[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "connect", required_argument, NULL, 'c' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "mptcp", no_argument, NULL, 'm' },
+		{ "size", required_argument, NULL, 's' },
+		{ "latency", required_argument, NULL, 'L' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "concurrency", required_argument, NULL, 'k' },
+		{ "hold", required_argument, NULL, 'H' },
+		{ "ready-file", required_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
 	sigset_t mask;
 	int c, modes = 0;
 
