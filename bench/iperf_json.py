@@ -37,10 +37,11 @@ def main():
     best = max(rates) if rates else 0
     stalls = sum(1 for r in rates if r < best / 10)
     print('"ok":true,"bps":%.0f,"bytes":%d,"cpu_s":%.2f,"cpu_user_s":%.2f,"retrans":%d,'
-          '"intervals":%d,"stalled_intervals":%d,"interval_s":%.2f' % (
+          '"intervals":%d,"stalled_intervals":%d,"interval_s":%.2f,"gbps":%s' % (
               end["sum_received"]["bits_per_second"], moved, ticks / hz, uticks / hz,
               end.get("sum_sent", {}).get("retransmits", 0), len(rates), stalls,
-              ivs[0]["sum"]["seconds"] if ivs else 0))
+              ivs[0]["sum"]["seconds"] if ivs else 0,
+              json.dumps([round(r / 1e9, 3) for r in rates])))
 
 
 if __name__ == "__main__":

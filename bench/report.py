@@ -105,24 +105,33 @@ class Report:
         return [r["bps"] / 1e9 if r.get("ok") else None for r in sorted(rs, key=lambda r: r["rep"])]
 
     def stall_note(self, m, n, d):
+        """runs that stalled: some interval below 1/10 of the run's best,
+        or the whole run below 1/10 of the configuration's median"""
         rs = [r for r in self.rows("tput", mode=m, streams=n, dir=d) if r.get("ok")]
-        k = sum(1 for r in rs if r.get("stalled_intervals"))
+        if not rs:
+            return None
+        med = statistics.median([r["bps"] for r in rs])
+        k = sum(1 for r in rs if r.get("stalled_intervals") or r["bps"] < med / 10)
         if not k:
             return None
-        return "%d of %d %s runs stalled (intervals below 1/10 of their best)" % (k, len(rs), m)
+        return "%d of %d %s runs stalled (an interval below 1/10 of the run's best, or the run below " \
+               "1/10 of the median)" % (k, len(rs), m)
 
     def throughput(self):
         if not self.rows("tput"):
             return
         names = {"direct": "direct TCP", "mptcp": "kernel MPTCP end to end",
                  "explicit": "mpconv explicit", "implicit": "mpconv implicit",
+                 "implicit_nx": "mpconv implicit, no XDP guard",
                  "haproxy": "HAProxy pair (mptcpize)", "ss": "shadowsocks-libev pair (--mptcp)"}
         for n in (1, 4):
             for d in ("up", "down"):
                 cfg = "%d stream%s %s" % (n, "s" if n > 1 else "", "upload" if d == "up" else "download")
                 sfx = "p%d.%s" % (n, d)
                 for m, base, tgt in (("explicit", "mptcp", (">=", 0.8)), ("implicit", "mptcp", (">=", 0.8)),
+                                     ("implicit_nx", "mptcp", (">=", 0.8)),
                                      ("explicit", "direct", None), ("implicit", "direct", None),
+                                     ("implicit_nx", "direct", None),
                                      ("mptcp", "direct", None),
                                      ("explicit", "haproxy", (">=", 4)), ("explicit", "ss", (">=", 12)),
                                      ("haproxy", "direct", None), ("ss", "direct", None)):
@@ -130,7 +139,7 @@ class Report:
                              "%s / %s, %s, unshaped" % (names[m], names[base], cfg), "Gbit/s",
                              names[m], self.tput(m, n, d), names[base], self.tput(base, n, d),
                              target=tgt, skip=self.skip_reason(m, base), note=self.stall_note(m, n, d))
-        for m in ("direct", "mptcp", "explicit", "implicit", "haproxy", "ss"):
+        for m in ("direct", "mptcp", "explicit", "implicit", "implicit_nx", "haproxy", "ss"):
             rs = [r for r in self.rows("tput", mode=m) if r.get("ok")]
             if not rs:
                 continue
@@ -141,7 +150,7 @@ class Report:
                      "intervals", names[m], st,
                      note="%d of %d runs stalled" % (sum(1 for x in st if x), len(st)) if any(st) else None)
         # CPU per GB moved, every proxy, every configuration
-        for m in ("explicit", "implicit", "haproxy", "ss"):
+        for m in ("explicit", "implicit", "implicit_nx", "haproxy", "ss"):
             for n in (1, 4):
                 for d in ("up", "down"):
                     def spg(mode):
@@ -157,7 +166,8 @@ class Report:
                                  names[m], n, "s" if n > 1 else "", "upload" if d == "up" else "download",
                                  names[base]),
                              "s/GB", names[m], spg(m), names[base], spg(base),
-                             target=("<=", 0.25) if m in ("explicit", "implicit") else None, on="value",
+                             target=("<=", 0.25) if m.startswith(("explicit", "implicit")) else None,
+                             on="value",
                              skip=self.skip_reason(m), note=unote)
 
     def aggregation(self):
