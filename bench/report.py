@@ -217,6 +217,11 @@ class Report:
             rs = sorted(self.rows("rate", mode=mode, size=size), key=lambda r: r["rep"])
             return [r["r"]["cps"] if r.get("r") and not r["r"].get("errors") else None for r in rs]
 
+        def cpu_per_conn(mode, size):
+            rs = sorted(self.rows("rate", mode=mode, size=size), key=lambda r: r["rep"])
+            return [r["cpu_s"] * 1e6 / r["r"]["conns"] if r.get("r") and r["r"].get("conns") and "cpu_s" in r
+                    else None for r in rs]
+
         def rtt(mode, key):
             rs = sorted(self.rows("rtt", mode=mode), key=lambda r: r["rep"])
             return [r["r"][key] if r.get("r") and key in r["r"] else None for r in rs]
@@ -232,6 +237,9 @@ class Report:
                          "%s / direct TCP: connections per second, 16 in flight, %d B echo" % (
                              names[m], size), "conn/s", names[m], rate(m, size), "direct TCP",
                          rate("direct", size), skip=sk)
+                self.add("setup.cpu_per_conn.%s.%dB" % (m, size), "setup",
+                         "%s: CPU of both daemons per connection in the rate test, %d B" % (names[m], size),
+                         "us", names[m], cpu_per_conn(m, size), skip=sk)
             v, b = rtt(m, "round_trips"), rtt("direct", "round_trips")
             late = [x for x in rtt(m, "client_late") if x]
             f = self.add("setup.wan_rtts.%s" % m, "setup",
