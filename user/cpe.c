@@ -115,10 +115,16 @@ struct cpe {
 
 static struct cpe *g_cpe;
 
-/* Per-connection link accounting (ext): last polled values per link. */
+/* Per-connection link accounting (ext): last polled values per link.
+ * Allocated for the configured links only (n_links entries in l[]): it is
+ * kept for the connection's whole life, and 8 links' worth of counters
+ * was most of the CPE's per-connection memory (bench/: 136 -> 40 bytes
+ * with two links). */
 struct cpe_acct {
 	uint8_t sf[CPE_MAX_WAN];
-	uint64_t tx[CPE_MAX_WAN], rx[CPE_MAX_WAN];
+	struct {
+		uint64_t tx, rx;
+	} l[];
 };
 
 enum cpe_phase {
@@ -206,13 +212,13 @@ static void acct_poll(struct mpc_conn *c)
 	}
 	for (l = 0; l < cp->n_links; l++) {
 		cp->links[l].subflows += sf[l] - ac->sf[l];
-		if (tx[l] > ac->tx[l])
-			cp->links[l].tx += tx[l] - ac->tx[l];
-		if (rx[l] > ac->rx[l])
-			cp->links[l].rx += rx[l] - ac->rx[l];
+		if (tx[l] > ac->l[l].tx)
+			cp->links[l].tx += tx[l] - ac->l[l].tx;
+		if (rx[l] > ac->l[l].rx)
+			cp->links[l].rx += rx[l] - ac->l[l].rx;
 		ac->sf[l] = sf[l];
-		ac->tx[l] = tx[l];
-		ac->rx[l] = rx[l];
+		ac->l[l].tx = tx[l];
+		ac->l[l].rx = rx[l];
 	}
 }
 
@@ -312,7 +318,7 @@ static void cpe_established(struct mpc_conn *c)
 	int up = mpc_sock_mptcp(c->b.ev.fd, &c->subflows, &c->token);
 
 	if (up > 0) {
-		struct cpe_acct *ac = calloc(1, sizeof(*ac));
+		struct cpe_acct *ac = calloc(1, sizeof(*ac) + g_cpe->n_links * sizeof(ac->l[0]));
 
 		c->bflags |= MPC_BF_UP_MPTCP;
 		if (ac) {
