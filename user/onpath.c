@@ -89,8 +89,8 @@ int mpc_wan_attach(struct mpc_wan *w, const char *pin_dir, const int *ifindex, i
 		goto err;
 	}
 	w->skel->rodata->mpc_stamp_mark = o->stamp_mark;
-	w->skel->rodata->mpc_prefer_subtype =
-		o->prefer_subtype ? o->prefer_subtype : MPC_PREFER_SUBTYPE_DEF;
+	w->skel->rodata->mpc_prefer_subtype = o->prefer_subtype ? o->prefer_subtype :
+								  MPC_PREFER_SUBTYPE_DEF;
 	err = match_pins(w->skel->obj);
 	if (!err)
 		err = tc_wan_bpf__load(w->skel);

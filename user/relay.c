@@ -280,7 +280,7 @@ static void side_close(struct mpc_conn *c, struct mpc_side *s, bool rst)
 
 static void call_on_close(struct mpc_conn *c)
 {
-	void (*fn)(struct mpc_conn *c) = c->on_close;
+	void (*fn)(struct mpc_conn * c) = c->on_close;
 
 	c->on_close = NULL;
 	if (fn)
@@ -305,7 +305,6 @@ static void conn_free_now(struct mpc_conn *c)
 	/* other events of this batch may still point at c */
 	mpc_list_add_tail(&r->zombies, &c->node);
 }
-
 
 void mpc_conn_abort(struct mpc_conn *c)
 {
@@ -428,8 +427,7 @@ static int copy_peek(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src
  * or the pipe's slots full of small fragments): readiness is cleared only
  * when the pipe was empty, so a full pipe never loses the socket's edge.
  */
-static int pump(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src,
-		struct mpc_side *dst)
+static int pump(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src, struct mpc_side *dst)
 {
 	struct mpc_relay *r = c->r;
 	const uint32_t cap = r->pipe_size ? r->pipe_size : 65536;
@@ -503,8 +501,8 @@ static void relay_step(struct mpc_conn *c)
 	if (!err)
 		err = pump(c, &c->down, &c->b, &c->a);
 	if (err) {
-		pr_debug("relay %llu: %s, resetting both sides\n",
-			 (unsigned long long)c->cookie, strerror(-err));
+		pr_debug("relay %llu: %s, resetting both sides\n", (unsigned long long)c->cookie,
+			 strerror(-err));
 		mpc_conn_abort(c);
 		return;
 	}

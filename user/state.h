@@ -17,8 +17,8 @@
 struct state_bpf;
 
 struct mpc_state_opts {
-	uint32_t bind_max;	/* mpc_binds / mpc_tokens entries, 0 = default */
-	uint32_t fb_max;	/* mpc_fb_cache entries, 0 = default */
+	uint32_t bind_max; /* mpc_binds / mpc_tokens entries, 0 = default */
+	uint32_t fb_max;   /* mpc_fb_cache entries, 0 = default */
 };
 
 struct mpc_state {
