@@ -102,6 +102,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mpc_tokens SEC(".maps");
 
+/* SYN-ACK options of the daemon's outgoing connections (concentrator).
+ * Written by sockops, read and deleted by the daemon once connected. LRU:
+ * an entry whose connection the daemon never reads (it failed right
+ * after the handshake) ages out instead of filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mpc_synack_key);
+	__type(value, struct mpc_synack);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mpc_synack SEC(".maps");
+
 /* Daemon event counters (enum mpc_dcounter), flushed by the daemon. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

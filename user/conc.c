@@ -228,6 +228,58 @@ static size_t server_opts(int fd, bool mptcp, uint8_t *o)
 	return n;
 }
 
+/*
+ * The server's SYN-ACK options exactly as they came, from the sockops
+ * program (mpc_synack), minus the one thing that must not leave this box:
+ * MP_CAPABLE carries the server's key for this connection, which would
+ * let the client forge MPTCP signals on it, so it is cut to its 4-byte
+ * keyless form (version and flags still tell the client the server speaks
+ * MPTCP). Returns the option length, or -1 when no copy was recorded.
+ */
+static int server_opts_exact(int fd, const struct mpc_conn *c, uint8_t *o)
+{
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	struct mpc_synack_key k = { 0 };
+	struct mpc_synack v;
+	int i = 0, n = 0;
+
+	if (g_conc->st.synack_fd < 0 || getsockname(fd, (struct sockaddr *)&local, &llen))
+		return -1;
+	mpc_sa_to16(&local, (uint8_t[16]){ 0 }, &k.lport);
+	memcpy(k.raddr, c->server, 16);
+	k.rport = c->sport;
+	if (bpf_map_lookup_and_delete_elem(g_conc->st.synack_fd, &k, &v))
+		return -1;
+	while (i < v.len && i < (int)sizeof(v.opts)) {
+		uint8_t kind = v.opts[i], len;
+
+		if (kind == TCPOPT_EOL_KIND)
+			break;
+		if (kind == TCPOPT_NOP_KIND) {
+			o[n++] = kind;
+			i++;
+			continue;
+		}
+		if (i + 1 >= v.len)
+			break;
+		len = v.opts[i + 1];
+		if (len < 2 || i + len > v.len)
+			break;
+		if (kind == TCPOPT_MPTCP_KIND && len >= 4 && (v.opts[i + 2] >> 4) == MPTCPOPT_MP_CAPABLE) {
+			o[n++] = kind;
+			o[n++] = 4;
+			o[n++] = v.opts[i + 2];
+			o[n++] = v.opts[i + 3];
+		} else {
+			memcpy(o + n, v.opts + i, len);
+			n += len;
+		}
+		i += len;
+	}
+	return n;
+}
+
 /* ---- connecting ------------------------------------------------------ */
 
 /* Error 97 carries the ICMP code (§1.6). The kernel turns ICMP errors
@@ -435,7 +487,10 @@ static void conc_connected(struct mpc_conn *c)
 	}
 
 	if (!hs->implicit) {
-		olen = server_opts(c->b.ev.fd, down > 0, opts);
+		int exact = server_opts_exact(c->b.ev.fd, c, opts);
+
+		olen = exact >= 0 ? (size_t)exact : server_opts(c->b.ev.fd, down > 0, opts);
+		mpc_dcount(c->r, exact >= 0 ? MPC_D_SYNACK_EXACT : MPC_D_SYNACK_APPROX);
 		mpc_cv_begin(&b, out, sizeof(out));
 		mpc_cv_put_ext_tcp_hdr(&b, opts, olen);
 		if (hs->info)
@@ -1167,13 +1222,18 @@ int cmd_concentrator(int argc, char **argv)
 		pr_info("net.mptcp.blackhole_timeout=0: per-destination fallback cache instead of "
 			"the netns-wide blackhole switch\n");
 
-	if (cc.n_on_path) {
-		/* before any listener: sockets belong to the cgroup of the
-		 * task that creates them, and the token learner (sockops)
-		 * watches this daemon's own cgroup only */
-		err = mpc_cg_setup(&cc.cg, cc.st.pin_dir);
-		if (err)
-			goto out_close;
+	/* Before any socket: sockets belong to the cgroup of the task that
+	 * creates them, and the sockops program (MP_JOIN tokens for
+	 * implicit mode, the servers' SYN-ACK options for the Extended TCP
+	 * Header) watches this daemon's own cgroup only. */
+	err = mpc_cg_setup(&cc.cg, cc.st.pin_dir);
+	if (err && cc.n_on_path) {
+		pr_warn("--on-path needs the sockops token learner: %s\n", strerror(-err));
+		goto out_close;
+	} else if (err) {
+		pr_warn("no sockops program (%s): Extended TCP Header rebuilt from TCP_INFO\n",
+			strerror(-err));
+	} else {
 		cc.attach_mask |= 1ull << MPC_P_SOCKOPS;
 	}
 	for (i = 0; i < cc.n_lst; i++) {

@@ -358,7 +358,7 @@ int mpc_cg_setup(struct mpc_cg *cg, const char *pin_dir)
 		pr_warn("sockops: cannot attach to cgroup %s: %s\n", cg->path, strerror(errno));
 		goto err;
 	}
-	pr_info("token learner attached to cgroup %s\n", cg->path);
+	pr_info("sockops (MP_JOIN tokens, server SYN-ACK options) attached to cgroup %s\n", cg->path);
 	return 0;
 err:
 	mpc_cg_teardown(cg);

@@ -53,6 +53,8 @@ static const char *const dcounter_names[MPC_D_MAX] = {
 	[MPC_D_FB_HIT] = "fallback_cache_hit",
 	[MPC_D_FB_EXPIRED] = "fallback_cache_expired",
 	[MPC_D_MAP_FULL] = "binding_map_full",
+	[MPC_D_SYNACK_EXACT] = "synack_opts_exact",
+	[MPC_D_SYNACK_APPROX] = "synack_opts_approx",
 };
 _Static_assert(sizeof(dcounter_names) / sizeof(dcounter_names[0]) == MPC_D_MAX,
 	       "a name for every daemon counter");

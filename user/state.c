@@ -178,6 +178,7 @@ int mpc_state_open(struct mpc_state *st, const char *pin_dir, const struct mpc_s
 	st->pol_fd = bpf_map__fd(st->skel->maps.mpc_dst_pol);
 	st->ports_fd = bpf_map__fd(st->skel->maps.mpc_ports);
 	st->tokens_fd = bpf_map__fd(st->skel->maps.mpc_tokens);
+	st->synack_fd = bpf_map__fd(st->skel->maps.mpc_synack);
 	return 0;
 }
 

@@ -201,6 +201,28 @@ struct mpc_token_val {
 };
 MPC_STATIC_ASSERT(sizeof(struct mpc_token_val) == 16, "mpc_token_val layout");
 
+/* ---- Server SYN-ACK options (concentrator, Extended TCP Header) -------
+ * RFC 8803 returns "a copy of the TCP options of the server's SYN+ACK"
+ * (protocol.md §1.5). The socket API cannot give them; the sockops program
+ * copies them from the SYN-ACK itself when an outgoing connection of the
+ * daemon becomes established, keyed by that connection's 4-tuple as the
+ * daemon knows it (local port, server address and port). The daemon reads
+ * and deletes the entry when it builds the reply. */
+struct mpc_synack_key {
+	__u8 raddr[16];		/* server address, IPv4-mapped for IPv4 */
+	__u16 rport;		/* server port, host order */
+	__u16 lport;		/* local port, host order */
+};
+MPC_STATIC_ASSERT(sizeof(struct mpc_synack_key) == 20, "mpc_synack_key layout");
+
+struct mpc_synack {
+	__u8 len;		/* option bytes (<= 40) */
+	__u8 pad[7];
+	__u64 at_ns;		/* when the SYN-ACK was processed */
+	__u8 opts[40];		/* the SYN-ACK's options, as on the wire */
+};
+MPC_STATIC_ASSERT(sizeof(struct mpc_synack) == 56, "mpc_synack layout");
+
 /* ---- Links and daemon info, written by the daemon for `mpconv status` -- */
 #define MPC_MAX_LINKS 8
 
@@ -281,6 +303,8 @@ enum mpc_dcounter {
 	MPC_D_FB_HIT,		/* connections that used a cache entry */
 	MPC_D_FB_EXPIRED,	/* entries aged out */
 	MPC_D_MAP_FULL,		/* a binding could not be recorded */
+	MPC_D_SYNACK_EXACT,	/* Extended TCP Header from the real SYN-ACK */
+	MPC_D_SYNACK_APPROX,	/* ... rebuilt from TCP_INFO (no sockops copy) */
 	MPC_D_MAX
 };
 
