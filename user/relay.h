@@ -29,6 +29,7 @@ struct mpc_side {
 	uint8_t rd : 1; /* readable since the last EAGAIN */
 	uint8_t wr : 1; /* writable since the last EAGAIN */
 	uint8_t registered : 1;
+	uint8_t bound_reads : 1; /* MPTCP: splice-in no more than SIOCINQ (relay.c) */
 };
 
 struct mpc_dir {
