@@ -68,7 +68,7 @@ struct cpe_opts {
 	struct sockaddr_storage conc;
 	socklen_t conc_len;
 	bool have_conc;
-	uint8_t mode;			/* enum mpc_mode */
+	uint8_t mode; /* enum mpc_mode */
 	bool native_proxy;
 	struct mpc_prefix *bypass, *convert;
 	int n_bypass, n_convert;
@@ -78,7 +78,7 @@ struct cpe_opts {
 	uint32_t local_mark, stamp_mark;
 	uint8_t prefer_subtype;
 	uint32_t connect_timeout_s, ttl_s, max_conns, pipe_size;
-	int rcvbuf;			/* SO_RCVBUF of explicit-mode sockets, 0 = autotune */
+	int rcvbuf; /* SO_RCVBUF of explicit-mode sockets, 0 = autotune */
 };
 
 struct cpe_link {
@@ -102,7 +102,7 @@ struct cpe {
 	struct mpc_nl *nl;
 	struct tc_lan_bpf *lan_skel;
 	struct mpc_attach lan_att;
-	struct mpc_wan wan;		/* implicit mode: MP_PREFER_PROXY stamper */
+	struct mpc_wan wan; /* implicit mode: MP_PREFER_PROXY stamper */
 	int wan_idx[CPE_MAX_WAN];
 	struct mpc_ev lst[2];
 	struct mpc_daemon dm;
@@ -128,13 +128,13 @@ struct cpe_acct {
 };
 
 enum cpe_phase {
-	CPH_CONNECT = 0,	/* b connecting (SYN carries the Convert message) */
-	CPH_REPLY,		/* relaying up, waiting for the Convert reply */
+	CPH_CONNECT = 0, /* b connecting (SYN carries the Convert message) */
+	CPH_REPLY,	 /* relaying up, waiting for the Convert reply */
 };
 
 struct cpe_hs {
 	uint8_t phase;
-	uint8_t out[64];	/* Convert message not yet accepted by the socket */
+	uint8_t out[64]; /* Convert message not yet accepted by the socket */
 	uint8_t out_len, out_off;
 	bool tried_mptcp;
 	bool cached_tcp;
@@ -245,8 +245,8 @@ static void publish_links(struct cpe *cp)
 		struct mpc_link l = { 0 };
 
 		l.ifindex = cl->ifindex;
-		memcpy(l.name, cl->name, sizeof(l.name) < sizeof(cl->name) ? sizeof(l.name) :
-									    sizeof(cl->name));
+		memcpy(l.name, cl->name,
+		       sizeof(l.name) < sizeof(cl->name) ? sizeof(l.name) : sizeof(cl->name));
 		if (cl->has4)
 			memcpy(l.addr4, cl->addr4, 16);
 		if (cl->has6)
@@ -661,8 +661,9 @@ static void cpe_accept(struct mpc_ev *ev, uint32_t events)
 			c->bflags |= MPC_BF_DIRECT;
 		err = cpe_open_b(cp, c);
 		if (err) {
-			mpc_dcount(&cp->relay, err == -EMFILE || err == -ENFILE ? MPC_D_EMFILE :
-										 MPC_D_ERR_TX_NETWORK);
+			mpc_dcount(&cp->relay, err == -EMFILE || err == -ENFILE ?
+						       MPC_D_EMFILE :
+						       MPC_D_ERR_TX_NETWORK);
 			mpc_conn_abort(c);
 			continue;
 		}
@@ -696,8 +697,9 @@ static int pol_add_str(int fd, const char *pfx, uint8_t action)
  * already). Listed in mpc_dst_pol like operator bypass entries. */
 static void add_implicit_bypass(struct cpe *cp)
 {
-	static const char *const fixed[] = { "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4",
-					     "255.255.255.255/32", "::1/128", "fe80::/10",
+	static const char *const fixed[] = { "127.0.0.0/8", "169.254.0.0/16",
+					     "224.0.0.0/4", "255.255.255.255/32",
+					     "::1/128",	    "fe80::/10",
 					     "ff00::/8" };
 	struct mpc_nl_ifaddr *ia = NULL;
 	size_t i;
@@ -928,30 +930,28 @@ static int add_prefix(struct mpc_prefix **arr, int *n, const char *s, const char
 
 static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "lan", required_argument, NULL, 'l' },
-		{ "wan", required_argument, NULL, 'w' },
-		{ "concentrator", required_argument, NULL, 'c' },
-		{ "mode", required_argument, NULL, 'M' },
-		{ "bypass", required_argument, NULL, 'b' },
-		{ "bypass-port", required_argument, NULL, 'B' },
-		{ "convert-prefix", required_argument, NULL, 'x' },
-		{ "convert-port", required_argument, NULL, 'X' },
-		{ "native-mptcp", required_argument, NULL, 'n' },
-		{ "backup", required_argument, NULL, 'k' },
-		{ "proxy-port", required_argument, NULL, 'p' },
-		{ "mark", required_argument, NULL, 'm' },
-		{ "stamp-mark", required_argument, NULL, 's' },
-		{ "prefer-subtype", required_argument, NULL, 'S' },
-		{ "connect-timeout", required_argument, NULL, 't' },
-		{ "cache-ttl", required_argument, NULL, 'T' },
-		{ "max-conns", required_argument, NULL, 'C' },
-		{ "pipe-size", required_argument, NULL, 'z' },
-		{ "rcvbuf", required_argument, NULL, 'R' },
-		{ "pin-path", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "lan", required_argument, NULL, 'l' },
+					      { "wan", required_argument, NULL, 'w' },
+					      { "concentrator", required_argument, NULL, 'c' },
+					      { "mode", required_argument, NULL, 'M' },
+					      { "bypass", required_argument, NULL, 'b' },
+					      { "bypass-port", required_argument, NULL, 'B' },
+					      { "convert-prefix", required_argument, NULL, 'x' },
+					      { "convert-port", required_argument, NULL, 'X' },
+					      { "native-mptcp", required_argument, NULL, 'n' },
+					      { "backup", required_argument, NULL, 'k' },
+					      { "proxy-port", required_argument, NULL, 'p' },
+					      { "mark", required_argument, NULL, 'm' },
+					      { "stamp-mark", required_argument, NULL, 's' },
+					      { "prefer-subtype", required_argument, NULL, 'S' },
+					      { "connect-timeout", required_argument, NULL, 't' },
+					      { "cache-ttl", required_argument, NULL, 'T' },
+					      { "max-conns", required_argument, NULL, 'C' },
+					      { "pipe-size", required_argument, NULL, 'z' },
+					      { "rcvbuf", required_argument, NULL, 'R' },
+					      { "pin-path", required_argument, NULL, 'P' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	const char *backup[CPE_MAX_WAN];
 	int n_backup = 0, c, i, j;
 	uint32_t v;
@@ -988,7 +988,8 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 		}
 		case 'c':
 			if (mpc_parse_sockaddr(optarg, &o->conc, &o->conc_len, true)) {
-				mpc_err("--concentrator '%s': expected ADDR:PORT or [V6]:PORT", optarg);
+				mpc_err("--concentrator '%s': expected ADDR:PORT or [V6]:PORT",
+					optarg);
 				return -EINVAL;
 			}
 			o->have_conc = true;
@@ -1171,7 +1172,8 @@ int cmd_cpe(int argc, char **argv)
 	}
 	/* client TFO (0x1) for the Convert SYN; the no-cookie part is per
 	 * socket (TCP_FASTOPEN_NO_COOKIE) */
-	if (cp->o.mode == MPC_MODE_EXPLICIT && mpc_sysctl_set_bits("net/ipv4/tcp_fastopen", 0x1) > 0)
+	if (cp->o.mode == MPC_MODE_EXPLICIT &&
+	    mpc_sysctl_set_bits("net/ipv4/tcp_fastopen", 0x1) > 0)
 		pr_info("enabled TCP Fast Open client: net.ipv4.tcp_fastopen |= 0x1\n");
 	if (cp->o.mode == MPC_MODE_DIRECT && !mpc_sysctl_set("net/mptcp/blackhole_timeout", 0))
 		pr_info("net.mptcp.blackhole_timeout=0: per-destination fallback cache instead of "
@@ -1211,7 +1213,8 @@ int cmd_cpe(int argc, char **argv)
 	pr_info("classifier attached to %s ingress (%s); %s mode, proxy port %u\n", cp->o.lan,
 		mpc_attach_kind_name(cp->lan_att.kind),
 		cp->o.mode == MPC_MODE_EXPLICIT ? "explicit" :
-		cp->o.mode == MPC_MODE_IMPLICIT ? "implicit" : "direct",
+		cp->o.mode == MPC_MODE_IMPLICIT ? "implicit" :
+						  "direct",
 		cp->o.proxy_port);
 	read_if_stats(cp, true);
 	publish_info(cp);

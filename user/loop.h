@@ -61,6 +61,6 @@ static inline bool mpc_timer_armed(const struct mpc_timer *t)
 }
 
 uint64_t mpc_now_ms(void);
-uint64_t mpc_now_ns(void);	/* CLOCK_MONOTONIC, same clock as bpf_ktime_get_ns */
+uint64_t mpc_now_ns(void); /* CLOCK_MONOTONIC, same clock as bpf_ktime_get_ns */
 
 #endif /* MPC_LOOP_H */

@@ -135,6 +135,42 @@ for f in 4 6; do
 		fi
 	fi
 
+	# ---- Extended TCP Header = the server's SYN-ACK options ---------
+	if tcase "v$f: Extended TCP Header is the server's own SYN-ACK options, MP_CAPABLE key removed"; then
+		p=$((8250 + f))
+		bg "$NS_SRV" /dev/null "$PEER" --listen "$(srv_of $f $p)" --mptcp --echo --count 1 --timeout 30
+		spid=$BG_PID
+		wait_listen "$NS_SRV" $p
+		pc=$MPC_TMP/srvsyn$f.pcap
+		bg "$NS_CONC" "$MPC_TMP/tds$f.log" tcpdump --immediate-mode -U -n -i srv0 -w "$pc" "tcp port $p"
+		tpid=$BG_PID
+		wait_until 5 grep -q "listening on" "$MPC_TMP/tds$f.log"
+		out=$(cli $f --target "$(srv_of $f $p)" --send-bytes 1000 2>&1)
+		wait_pid_exit $spid 10
+		stop_pid $tpid
+		synack=$(/usr/bin/python3 "$PCAP" "$pc" | grep "flags=SA " | head -1 | sed -n 's/.* opts=\([0-9a-f]*\) .*/\1/p')
+		# MP_CAPABLE in a SYN-ACK: 1e 0c <ver/sub> <flags> <8-byte key>
+		want=$(/usr/bin/python3 -c '
+import sys
+o = bytes.fromhex(sys.argv[1]); out = b""; i = 0
+while i < len(o):
+    k = o[i]
+    if k == 0: break
+    if k == 1: out += o[i:i+1]; i += 1; continue
+    l = o[i+1]
+    out += bytes([30, 4, o[i+2], o[i+3]]) if k == 30 else o[i:i+l]
+    i += l
+print(out.hex())' "$synack")
+		got=$(sed -n 's/.*ext_tcp_hdr=\([0-9a-f]*\).*/\1/p' <<<"$out")
+		if [ -z "$synack" ]; then
+			fail "no SYN-ACK captured"
+		elif [ "$got" != "$want" ]; then
+			fail "ext_tcp_hdr $got, server SYN-ACK options $synack (expected $want)"
+		else
+			pass "$got"
+		fi
+	fi
+
 	# ---- errors, produced for real ---------------------------------
 	expect_error() {	# expect_error CODE VALUE_PREFIX CLI_ARGS...
 		local code=$1 val=$2 out rc

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """Print the TCP segments of a pcap file, one per line, for netns tests.
 
-    pcap_tcp.py FILE [--syn-only]
+    pcap_tcp.py FILE [--syn-only] [--ts]
 
 Each line: key=value fields
+    [ts=SECONDS.MICROSECONDS (with --ts: the capture timestamp)]
     src=ADDR:PORT dst=ADDR:PORT flags=SA seq=N ack=N len=PAYLOAD_BYTES
     opts=HEX payload=HEX(first 64 bytes) tcpsum=ok|bad ipsum=ok|bad|-
 with checksums verified here (the capture happens after the sender, so a
@@ -36,8 +37,10 @@ def packets(path):
             rh = f.read(16)
             if len(rh) < 16:
                 return
-            _, _, incl, _ = struct.unpack(end + "IIII", rh)
-            yield linktype, f.read(incl)
+            sec, frac, incl, _ = struct.unpack(end + "IIII", rh)
+            # 0xA1B23C4D: nanosecond timestamps
+            usec = frac // 1000 if magic in (0xA1B23C4D, 0x4D3CB2A1) else frac
+            yield linktype, f.read(incl), "%d.%06d" % (sec, usec)
 
 
 def l3(linktype, frame):
@@ -57,7 +60,8 @@ def l3(linktype, frame):
 def main():
     path = sys.argv[1]
     syn_only = "--syn-only" in sys.argv
-    for lt, fr in packets(path):
+    with_ts = "--ts" in sys.argv
+    for lt, fr, ts in packets(path):
         proto, ip = l3(lt, fr)
         if proto == 0x0800 and len(ip) >= 20 and ip[9] == 6:
             ihl = (ip[0] & 15) * 4
@@ -86,7 +90,7 @@ def main():
         names = "".join(c for b, c in ((0x02, "S"), (0x10, "A"), (0x01, "F"), (0x04, "R"),
                                        (0x08, "P")) if fl & b)
         tcpsum = "ok" if csum(pseudo + seg) == 0xFFFF else "bad"
-        print("src=%s dst=%s flags=%s seq=%d ack=%d len=%d opts=%s payload=%s tcpsum=%s ipsum=%s"
+        print(("ts=%s " % ts if with_ts else "") + "src=%s dst=%s flags=%s seq=%d ack=%d len=%d opts=%s payload=%s tcpsum=%s ipsum=%s"
               % (fmt % (src, sport), fmt % (dst, dport), names, seq, ack, len(seg) - doff,
                  seg[20:doff].hex() or "-", seg[doff:doff + 64].hex() or "-", tcpsum, ipsum))
 
