@@ -503,7 +503,7 @@ static void conc_connected(struct mpc_conn *c)
 	} else {
 		c->bflags |= MPC_BF_IMPLICIT;
 	}
-	c->priv_free(c);
+	mpc_conn_priv_free(c);
 	c->hs = NULL;
 	c->cookie = mpc_sock_cookie(c->a.ev.fd);
 	c->last_ns = mpc_now_ns();
@@ -807,8 +807,6 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 		}
 		hs->icmp_code = -1;
 		c->priv = hs;
-		c->priv_free = mpc_conn_priv_free;
-		c->timer.fire = conc_timeout;
 		mpc_sa_to16(&peer, c->client, &c->cport);
 
 		/* Authorization first (§1.8, §9.2): an unknown source learns
@@ -892,8 +890,6 @@ static void conc_pick_accept(struct mpc_ev *ev, uint32_t events)
 		hs->icmp_code = -1;
 		hs->implicit = true;
 		c->priv = hs;
-		c->priv_free = mpc_conn_priv_free;
-		c->timer.fire = conc_timeout;
 		getsockname(fd, (struct sockaddr *)&local, &llen);
 		mpc_sa_to16(&peer, c->client, &c->cport);
 		mpc_sa_to16(&local, c->server, &c->sport);
@@ -1201,8 +1197,8 @@ int cmd_concentrator(int argc, char **argv)
 	cc.relay.dstats_fd = cc.st.dstats_fd;
 	cc.relay.max_conns = max_conns;
 	cc.relay.pipe_size = pipe_size;
-	mpc_tqueue_init(&cc.loop, &cc.q_read, convert_to * 1000);
-	mpc_tqueue_init(&cc.loop, &cc.q_connect, connect_to * 1000);
+	mpc_tqueue_init(&cc.loop, &cc.q_read, convert_to * 1000, conc_timeout);
+	mpc_tqueue_init(&cc.loop, &cc.q_connect, connect_to * 1000, conc_timeout);
 
 	/* recipes.md: a listener takes data in the SYN only when its netns
 	 * has net.ipv4.tcp_fastopen bit 0x2 (server); the per-socket

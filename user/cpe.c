@@ -399,7 +399,7 @@ static void cpe_read_reply(struct mpc_conn *c)
 	free(m);
 	mpc_timer_cancel(&c->timer);
 	c->bflags |= MPC_BF_ESTABLISHED;
-	c->priv_free(c);
+	mpc_conn_priv_free(c);
 	c->hs = NULL;
 	mpc_conn_bind(c);
 	mpc_conn_release_down(c);
@@ -461,7 +461,7 @@ static void cpe_connected(struct mpc_conn *c)
 		c->bflags |= MPC_BF_DOWN_MPTCP;
 	c->bflags |= MPC_BF_ESTABLISHED;
 	mpc_timer_cancel(&c->timer);
-	c->priv_free(c);
+	mpc_conn_priv_free(c);
 	c->hs = NULL;
 	mpc_conn_bind(c);
 	mpc_conn_start_relay(c, false);
@@ -646,8 +646,6 @@ static void cpe_accept(struct mpc_ev *ev, uint32_t events)
 			continue;
 		}
 		c->priv = hs;
-		c->priv_free = mpc_conn_priv_free;
-		c->timer.fire = cpe_timeout;
 		/* the original destination: the transparent socket took the
 		 * address the LAN host was talking to (recipes.md) */
 		getsockname(fd, (struct sockaddr *)&local, &llen);
@@ -1163,7 +1161,8 @@ int cmd_cpe(int argc, char **argv)
 	cp->relay.max_conns = cp->o.max_conns;
 	cp->relay.pipe_size = cp->o.pipe_size;
 	/* the reply may take the concentrator's own connect time too */
-	mpc_tqueue_init(&cp->loop, &cp->q_connect, (cp->o.connect_timeout_s + 5) * 1000);
+	mpc_tqueue_init(&cp->loop, &cp->q_connect, (cp->o.connect_timeout_s + 5) * 1000,
+			cpe_timeout);
 
 	err = mpc_nl_open(&cp->nl);
 	if (err) {

@@ -250,7 +250,7 @@ static void side_init(struct mpc_conn *c, struct mpc_side *s, int fd)
 {
 	s->ev.fd = fd;
 	s->ev.cb = side_cb;
-	s->c = c;
+	s->is_b = s == &c->b;
 	s->rd = s->wr = 0;
 	s->registered = 0;
 	s->bound_reads = sock_is_mptcp(fd);
@@ -284,7 +284,6 @@ void mpc_conn_priv_free(struct mpc_conn *c)
 {
 	free(c->priv);
 	c->priv = NULL;
-	c->priv_free = NULL;
 }
 
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b)
@@ -330,9 +329,7 @@ static void conn_free_now(struct mpc_conn *c)
 	unbind(c);
 	pipe_drop(r, &c->up);
 	pipe_drop(r, &c->down);
-	if (c->priv_free)
-		c->priv_free(c);
-	c->priv = NULL;
+	mpc_conn_priv_free(c);
 	mpc_list_del(&c->node);
 	r->n_conns--;
 	c->state = MPC_CS_DEAD;
@@ -403,7 +400,6 @@ void mpc_conn_linger(struct mpc_conn *c)
 		conn_free_now(c);
 		return;
 	}
-	c->timer.fire = linger_expired;
 	mpc_timer_arm(r->loop, &r->linger_q, &c->timer);
 }
 
@@ -558,7 +554,8 @@ static int sock_error(int fd)
 static void side_cb(struct mpc_ev *ev, uint32_t events)
 {
 	struct mpc_side *s = container_of(ev, struct mpc_side, ev);
-	struct mpc_conn *c = s->c;
+	struct mpc_conn *c = s->is_b ? container_of(s, struct mpc_conn, b) :
+				       container_of(s, struct mpc_conn, a);
 
 	if (c->state == MPC_CS_DEAD)
 		return;
@@ -626,7 +623,7 @@ int mpc_relay_init(struct mpc_relay *r, struct mpc_loop *loop, uint8_t role)
 	r->max_conns = 65536;
 	mpc_list_init(&r->conns);
 	mpc_list_init(&r->zombies);
-	mpc_tqueue_init(loop, &r->linger_q, MPC_LINGER_MS);
+	mpc_tqueue_init(loop, &r->linger_q, MPC_LINGER_MS, linger_expired);
 	r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }

@@ -23,9 +23,11 @@
 struct mpc_conn;
 struct mpc_pipe;
 
+/* Sides and directions are packed: they are most of a connection's
+ * memory (the bench's per-connection state figure). */
 struct mpc_side {
 	struct mpc_ev ev;
-	struct mpc_conn *c;
+	uint8_t is_b : 1; /* which side of its connection (no back pointer) */
 	uint8_t rd : 1; /* readable since the last EAGAIN */
 	uint8_t wr : 1; /* writable since the last EAGAIN */
 	uint8_t registered : 1;
@@ -34,8 +36,8 @@ struct mpc_side {
 
 struct mpc_dir {
 	struct mpc_pipe *pipe; /* NULL while nothing is in flight */
-	uint32_t queued;       /* bytes sitting in the pipe */
 	uint64_t bytes;	       /* bytes delivered to the destination */
+	uint32_t queued;       /* bytes sitting in the pipe */
 	uint8_t eof : 1;       /* source reached EOF */
 	uint8_t shut : 1;      /* FIN propagated to the destination */
 	uint8_t held : 1;      /* not pumped yet (handshake still running) */
@@ -79,7 +81,6 @@ struct mpc_conn {
 	mpc_hs_cb hs;		/* handshake handler, NULL once relaying */
 	struct mpc_timer timer; /* handshake or linger deadline */
 	void *priv;		/* handshake state, freed by the owner */
-	void (*priv_free)(struct mpc_conn *c);
 	void *ext; /* role data kept for the whole life */
 	/* called once, before the sockets are closed (last chance to read
 	 * their counters); it frees ext */
@@ -115,7 +116,8 @@ static inline void mpc_dcount(struct mpc_relay *r, enum mpc_dcounter c)
  * events until the relay starts. Returns NULL (and closes nothing) on
  * allocation failure. */
 struct mpc_conn *mpc_conn_new(struct mpc_relay *r, int fd_a, mpc_hs_cb hs);
-/* The usual priv_free: free(c->priv). */
+/* Free the handshake state (c->priv, malloc'd) once it is done with;
+ * done anyway when the connection is freed. */
 void mpc_conn_priv_free(struct mpc_conn *c);
 /* Attach side b (non-blocking socket, possibly still connecting). */
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b);
