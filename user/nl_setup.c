@@ -46,6 +46,16 @@ static void check_pm_sysctls(void)
 				"ignored\n",
 				(int)strcspn(buf, "\n"), buf);
 		fclose(f);
+		return;
+	}
+	/* kernels before 6.15 (e.g. 6.12) have no path_manager, only the
+	 * numeric net.mptcp.pm_type: 0 in-kernel, 1 userspace */
+	f = fopen("/proc/sys/net/mptcp/pm_type", "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && atoi(buf) != 0)
+			pr_warn("net.mptcp.pm_type is %d, not 0 (in-kernel): endpoints are ignored\n",
+				atoi(buf));
+		fclose(f);
 	}
 }
 
