@@ -26,14 +26,14 @@ struct {
 /* Destination policy: longest prefix wins (convert or bypass).
  * Written by the daemon from --convert-prefix/--bypass; read by tc_lan. */
 #ifndef MPC_POL_MAX
-#define MPC_POL_MAX 4096	/* operator bypass lists run to hundreds of prefixes */
+#define MPC_POL_MAX 4096 /* operator bypass lists run to hundreds of prefixes */
 #endif
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, MPC_POL_MAX);
 	__type(key, struct mpc_lpm_key);
 	__type(value, struct mpc_pol_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);	/* required for LPM tries */
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mpc_dst_pol SEC(".maps");
 
@@ -69,7 +69,7 @@ struct {
 	__uint(max_entries, MPC_BIND_MAX);
 	__type(key, struct mpc_bind_key);
 	__type(value, struct mpc_bind);
-	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory follows live connections */
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory follows live connections */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mpc_binds SEC(".maps");
 
@@ -101,6 +101,18 @@ struct {
 	__type(value, struct mpc_token_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mpc_tokens SEC(".maps");
+
+/* SYN-ACK options of the daemon's outgoing connections (concentrator).
+ * Written by sockops, read and deleted by the daemon once connected. LRU:
+ * an entry whose connection the daemon never reads (it failed right
+ * after the handshake) ages out instead of filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mpc_synack_key);
+	__type(value, struct mpc_synack);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mpc_synack SEC(".maps");
 
 /* Daemon event counters (enum mpc_dcounter), flushed by the daemon. */
 struct {

@@ -43,21 +43,21 @@ const volatile __u8 mpc_prefer_subtype = MPC_PREFER_SUBTYPE_DEF;
 #define MPC_IP_OFFSET 0x1fff
 
 struct mpc_pkt {
-	struct bpf_sock_tuple tuple;	/* as the packet has it (network order) */
-	__u32 tuple_len;		/* sizeof tuple->ipv4 or ->ipv6 */
-	__u8 saddr[16];			/* IPv4-mapped for IPv4 */
+	struct bpf_sock_tuple tuple; /* as the packet has it (network order) */
+	__u32 tuple_len;	     /* sizeof tuple->ipv4 or ->ipv6 */
+	__u8 saddr[16];		     /* IPv4-mapped for IPv4 */
 	__u8 daddr[16];
-	__u16 sport;			/* host order */
-	__u16 dport;			/* host order */
-	__u16 l3_off;			/* from start of data */
+	__u16 sport;  /* host order */
+	__u16 dport;  /* host order */
+	__u16 l3_off; /* from start of data */
 	__u16 l4_off;
-	__u16 l4_len;			/* TCP header + payload, from the IP header */
-	__u16 payload_len;		/* TCP payload, from the IP header */
-	__u8 thlen;			/* TCP header length in bytes (doff * 4) */
-	__u8 flags;			/* MPC_PF_* */
-	__u8 opt_used;			/* option bytes up to the last non-NOP/EOL */
-	__u8 prefer_off;		/* offset of MP_PREFER_PROXY in the TCP header */
-	__u32 join_token;		/* MP_JOIN SYN receiver token, network order */
+	__u16 l4_len;	   /* TCP header + payload, from the IP header */
+	__u16 payload_len; /* TCP payload, from the IP header */
+	__u8 thlen;	   /* TCP header length in bytes (doff * 4) */
+	__u8 flags;	   /* MPC_PF_* */
+	__u8 opt_used;	   /* option bytes up to the last non-NOP/EOL */
+	__u8 prefer_off;   /* offset of MP_PREFER_PROXY in the TCP header */
+	__u32 join_token;  /* MP_JOIN SYN receiver token, network order */
 };
 
 static __always_inline void mpc_map_v4(__u8 *dst, __be32 a)
@@ -146,8 +146,9 @@ static __always_inline int mpc_opt_step(const __u8 *buf, __u64 optlen, __u64 *of
 }
 
 #define MPC_REP5(x) x x x x x
-#define MPC_REP40(x) MPC_REP5(x) MPC_REP5(x) MPC_REP5(x) MPC_REP5(x) \
-		     MPC_REP5(x) MPC_REP5(x) MPC_REP5(x) MPC_REP5(x)
+#define MPC_REP40(x) \
+	MPC_REP5(x)  \
+	MPC_REP5(x) MPC_REP5(x) MPC_REP5(x) MPC_REP5(x) MPC_REP5(x) MPC_REP5(x) MPC_REP5(x)
 
 /*
  * Walk the TCP options of the header at `th` (p->thlen bytes): at most 40
@@ -188,8 +189,8 @@ static __always_inline int mpc_parse_opts(void *data_end, struct tcphdr *th, str
 		return MPC_R_L4_TRUNC;
 	ob = bpf_map_lookup_elem(&mpc_optbuf, &zero);
 	if (!ob)
-		return MPC_R_OPT_MALFORMED;	/* cannot happen: key 0 exists */
-	/* optlen is a multiple of 4 (data offset in words) */
+		return MPC_R_OPT_MALFORMED; /* cannot happen: key 0 exists */
+					    /* optlen is a multiple of 4 (data offset in words) */
 #pragma unroll
 	for (i = 0; i < MPC_TCP_OPT_MAX / 4; i++) {
 		/* the second test cannot fire after the check above, but the
@@ -224,7 +225,7 @@ static __always_inline int mpc_parse_tcp(void *data, void *data_end, struct mpc_
 	/* Branch-free on purpose: four `if (th->syn)` tests would split the
 	 * verifier's walk into 16 paths whose flags are distinct constants,
 	 * and the option walk would be verified once for each. */
-	tf = ((__u8 *)th)[13];	/* CWR ECE URG ACK PSH RST SYN FIN */
+	tf = ((__u8 *)th)[13]; /* CWR ECE URG ACK PSH RST SYN FIN */
 	p->flags |= ((tf >> 1) & 1) * MPC_PF_SYN | ((tf >> 4) & 1) * MPC_PF_ACK |
 		    ((tf >> 2) & 1) * MPC_PF_RST | (tf & 1) * MPC_PF_FIN;
 	if (thlen == MPC_TCP_HDR_MIN)

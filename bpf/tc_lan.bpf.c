@@ -106,7 +106,7 @@ static __always_inline bool lan_cache_hit(const struct mpc_pkt *p)
 		return false;
 	now = bpf_ktime_get_ns();
 	if (mpc_fb_ttl_ns && now - e->first_ns > mpc_fb_ttl_ns)
-		return false;	/* stale: the daemon ages it out, we just ignore it */
+		return false; /* stale: the daemon ages it out, we just ignore it */
 	/* last_ns is advisory (a plain 64-bit store cannot tear); hits is a
 	 * count the daemon reports, so concurrent CPUs must not lose one. */
 	e->last_ns = now;
@@ -147,7 +147,7 @@ static __always_inline int lan_flow(struct __sk_buff *skb, struct mpc_pkt *p)
 		skb->mark = mpc_local_mark;
 		r = MPC_R_LAN_FLOW;
 	}
-	bpf_sk_release(sk);	/* the verifier insists: every lookup is released */
+	bpf_sk_release(sk); /* the verifier insists: every lookup is released */
 	return r;
 }
 

@@ -35,7 +35,6 @@
  * loader refuses it): mark 0 is what every unmarked packet carries. */
 const volatile __u32 mpc_stamp_mark = 0;
 
-
 /* Counters for tests and `bpftool map dump` of .bss (not per CPU: the
  * stamp path is the SYN path). */
 __u64 mpc_wan_stamped = 0;
@@ -57,7 +56,10 @@ __u64 mpc_wan_stamped = 0;
 static __always_inline int stamp(struct __sk_buff *skb, const struct mpc_pkt *p)
 {
 	__u8 opt[MPC_PREFER_PROXY_LEN] = {
-		TCPOPT_MPTCP_KIND, MPC_PREFER_PROXY_LEN, (__u8)(mpc_prefer_subtype << 4), 0,
+		TCPOPT_MPTCP_KIND,
+		MPC_PREFER_PROXY_LEN,
+		(__u8)(mpc_prefer_subtype << 4),
+		0,
 	};
 	__u32 l4 = p->l4_off, thlen = p->thlen, at = MPC_TCP_HDR_MIN + p->opt_used;
 	__u16 old_l4 = bpf_htons(p->l4_len), new_l4 = bpf_htons(p->l4_len + 4);

@@ -86,8 +86,8 @@ int mpc_xdp_guard(struct xdp_md *ctx)
 		bool conv = mpc_convert_port && p.dport == mpc_convert_port;
 
 		if (((p.flags & MPC_PF_PREFER) || conv) && !allowed(&p)) {
-			mpc_count((p.flags & MPC_PF_PREFER) ? MPC_R_XDP_UNAUTH_STAMP
-							    : MPC_R_XDP_UNAUTH_CONV,
+			mpc_count((p.flags & MPC_PF_PREFER) ? MPC_R_XDP_UNAUTH_STAMP :
+							      MPC_R_XDP_UNAUTH_CONV,
 				  len);
 			return XDP_DROP;
 		}

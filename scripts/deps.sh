@@ -10,7 +10,7 @@ set -eu
 want=${*:-check}
 
 pkgs_build="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev libssl-dev pkg-config"
-pkgs_check="iproute2 iputils-ping iperf3 mptcpize tcpdump nftables curl ethtool procps util-linux"
+pkgs_check="iproute2 iputils-ping iperf3 mptcpize tcpdump nftables curl ethtool procps util-linux python3 kmod coreutils"
 pkgs_demo="lighttpd"
 pkgs_bench="haproxy shadowsocks-libev valgrind linux-perf"
 pkgs_vm="qemu-system-x86 busybox-static kmod xz-utils cpio"

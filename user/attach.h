@@ -15,17 +15,17 @@
 
 enum mpc_attach_kind {
 	MPC_ATT_NONE = 0,
-	MPC_ATT_TCX,		/* bpf_link, BPF_TCX_INGRESS/EGRESS */
-	MPC_ATT_TC_NETLINK,	/* clsact + cls_bpf direct-action */
-	MPC_ATT_XDP,		/* bpf_link (XDP), driver mode or generic */
+	MPC_ATT_TCX,	    /* bpf_link, BPF_TCX_INGRESS/EGRESS */
+	MPC_ATT_TC_NETLINK, /* clsact + cls_bpf direct-action */
+	MPC_ATT_XDP,	    /* bpf_link (XDP), driver mode or generic */
 };
 
 struct mpc_attach {
 	enum mpc_attach_kind kind;
 	int ifindex;
 	bool ingress;
-	int link_fd;		/* TCX / XDP link */
-	bool hook_created;	/* TC_NETLINK: we created the clsact qdisc */
+	int link_fd;	   /* TCX / XDP link */
+	bool hook_created; /* TC_NETLINK: we created the clsact qdisc */
 	uint32_t handle, priority;
 	char ifname[16];
 };

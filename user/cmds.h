@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 struct mpc_global {
-	bool json;		/* -j */
-	bool pretty;		/* -p */
-	const char *pin_path;	/* --pin-path, default MPC_PIN_DEFAULT */
+	bool json;	      /* -j */
+	bool pretty;	      /* -p */
+	const char *pin_path; /* --pin-path, default MPC_PIN_DEFAULT */
 };
 
 extern struct mpc_global mpc_g;

@@ -53,7 +53,7 @@ struct conc_listener {
 };
 
 struct conc {
-	struct mpc_ev icmp4, icmp6;	/* raw sockets: exact ICMP codes */
+	struct mpc_ev icmp4, icmp6; /* raw sockets: exact ICMP codes */
 	struct mpc_loop loop;
 	struct mpc_relay relay;
 	struct mpc_state st;
@@ -74,7 +74,7 @@ struct conc {
 	uint8_t prefer_subtype;
 	bool no_xdp;
 	struct mpc_ev pick_lst[2];
-	struct join_lst *joins;		/* per-port MP_JOIN listeners */
+	struct join_lst *joins; /* per-port MP_JOIN listeners */
 	int n_joins;
 	struct mpc_listen_opts pick_lo;
 	struct mpc_nl *nl;
@@ -95,21 +95,21 @@ struct join_lst {
 };
 
 enum conc_phase {
-	PH_READ = 0,	/* waiting for the complete Convert message */
-	PH_CONNECT,	/* connecting to the server */
+	PH_READ = 0, /* waiting for the complete Convert message */
+	PH_CONNECT,  /* connecting to the server */
 };
 
 struct conc_hs {
 	uint8_t phase;
-	bool info;		/* Info TLV asked for Supported Extensions */
+	bool info; /* Info TLV asked for Supported Extensions */
 	bool tried_mptcp;
-	bool cached_tcp;	/* fallback cache said: plain TCP */
+	bool cached_tcp; /* fallback cache said: plain TCP */
 	struct mpc_cv_msg msg;
 	uint8_t buf[MPC_CV_MAX_LEN];
 	uint16_t have;
-	uint16_t lport;		/* local port toward the server */
-	bool implicit;		/* picked up on-path: no Convert exchange */
-	int16_t icmp_code;	/* ICMP dest-unreach code seen, or -1 */
+	uint16_t lport;	   /* local port toward the server */
+	bool implicit;	   /* picked up on-path: no Convert exchange */
+	int16_t icmp_code; /* ICMP dest-unreach code seen, or -1 */
 };
 
 static struct conc *g_conc;
@@ -228,6 +228,58 @@ static size_t server_opts(int fd, bool mptcp, uint8_t *o)
 	return n;
 }
 
+/*
+ * The server's SYN-ACK options exactly as they came, from the sockops
+ * program (mpc_synack), minus the one thing that must not leave this box:
+ * MP_CAPABLE carries the server's key for this connection, which would
+ * let the client forge MPTCP signals on it, so it is cut to its 4-byte
+ * keyless form (version and flags still tell the client the server speaks
+ * MPTCP). Returns the option length, or -1 when no copy was recorded.
+ */
+static int server_opts_exact(int fd, const struct mpc_conn *c, uint8_t *o)
+{
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	struct mpc_synack_key k = { 0 };
+	struct mpc_synack v;
+	int i = 0, n = 0;
+
+	if (g_conc->st.synack_fd < 0 || getsockname(fd, (struct sockaddr *)&local, &llen))
+		return -1;
+	mpc_sa_to16(&local, (uint8_t[16]){ 0 }, &k.lport);
+	memcpy(k.raddr, c->server, 16);
+	k.rport = c->sport;
+	if (bpf_map_lookup_and_delete_elem(g_conc->st.synack_fd, &k, &v))
+		return -1;
+	while (i < v.len && i < (int)sizeof(v.opts)) {
+		uint8_t kind = v.opts[i], len;
+
+		if (kind == TCPOPT_EOL_KIND)
+			break;
+		if (kind == TCPOPT_NOP_KIND) {
+			o[n++] = kind;
+			i++;
+			continue;
+		}
+		if (i + 1 >= v.len)
+			break;
+		len = v.opts[i + 1];
+		if (len < 2 || i + len > v.len)
+			break;
+		if (kind == TCPOPT_MPTCP_KIND && len >= 4 && (v.opts[i + 2] >> 4) == MPTCPOPT_MP_CAPABLE) {
+			o[n++] = kind;
+			o[n++] = 4;
+			o[n++] = v.opts[i + 2];
+			o[n++] = v.opts[i + 3];
+		} else {
+			memcpy(o + n, v.opts + i, len);
+			n += len;
+		}
+		i += len;
+	}
+	return n;
+}
+
 /* ---- connecting ------------------------------------------------------ */
 
 /* Error 97 carries the ICMP code (§1.6). The kernel turns ICMP errors
@@ -256,7 +308,6 @@ static int icmp_code_of(int err, bool v6)
 		return -1;
 	}
 }
-
 
 /*
  * Exact ICMP codes for Error 97. MPTCP sockets refuse IP_RECVERR, so the
@@ -436,7 +487,10 @@ static void conc_connected(struct mpc_conn *c)
 	}
 
 	if (!hs->implicit) {
-		olen = server_opts(c->b.ev.fd, down > 0, opts);
+		int exact = server_opts_exact(c->b.ev.fd, c, opts);
+
+		olen = exact >= 0 ? (size_t)exact : server_opts(c->b.ev.fd, down > 0, opts);
+		mpc_dcount(c->r, exact >= 0 ? MPC_D_SYNACK_EXACT : MPC_D_SYNACK_APPROX);
 		mpc_cv_begin(&b, out, sizeof(out));
 		mpc_cv_put_ext_tcp_hdr(&b, opts, olen);
 		if (hs->info)
@@ -449,7 +503,7 @@ static void conc_connected(struct mpc_conn *c)
 	} else {
 		c->bflags |= MPC_BF_IMPLICIT;
 	}
-	c->priv_free(c);
+	mpc_conn_priv_free(c);
 	c->hs = NULL;
 	c->cookie = mpc_sock_cookie(c->a.ev.fd);
 	c->last_ns = mpc_now_ns();
@@ -468,7 +522,8 @@ static void conc_start_connect(struct mpc_conn *c)
 	/* MPTCP first (nam-01 §5.6.1: never strip MP_CAPABLE), unless the
 	 * fallback cache knows this destination drops or ignores it. */
 	hs->tried_mptcp = g_conc->mptcp_server;
-	if (hs->tried_mptcp && mpc_fb_lookup(g_conc->st.fb_fd, c->server, g_conc->fb_ttl_ns, NULL) > 0) {
+	if (hs->tried_mptcp &&
+	    mpc_fb_lookup(g_conc->st.fb_fd, c->server, g_conc->fb_ttl_ns, NULL) > 0) {
 		hs->tried_mptcp = false;
 		hs->cached_tcp = true;
 		mpc_dcount(c->r, MPC_D_FB_HIT);
@@ -703,6 +758,8 @@ static void accept_emfile(struct conc *cc, int lfd)
 	int fd;
 
 	mpc_dcount(r, MPC_D_EMFILE);
+	/* idle pooled pipes are descriptors too: give them back first */
+	mpc_relay_trim_pool(r);
 	if (r->reserve_fd < 0)
 		return;
 	close(r->reserve_fd);
@@ -729,7 +786,8 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 		struct conc_hs *hs;
 		int fd;
 
-		fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &plen,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				accept_emfile(cc, l->ev.fd);
@@ -749,8 +807,6 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 		}
 		hs->icmp_code = -1;
 		c->priv = hs;
-		c->priv_free = mpc_conn_priv_free;
-		c->timer.fire = conc_timeout;
 		mpc_sa_to16(&peer, c->client, &c->cport);
 
 		/* Authorization first (§1.8, §9.2): an unknown source learns
@@ -768,8 +824,6 @@ static void conc_accept(struct mpc_ev *ev, uint32_t events)
 		conc_read(c); /* the message normally came in the SYN */
 	}
 }
-
-
 
 static void conc_pick_accept(struct mpc_ev *ev, uint32_t events);
 
@@ -797,7 +851,8 @@ static void ensure_join_listener(struct conc *cc, int family, uint16_t port)
 		mpc_loop_add(&cc->loop, &nj->ev, EPOLLIN);
 	else
 		pr_warn("port %u: no MP_JOIN listener (%s); picked-up connections to it keep one "
-			"subflow\n", port, strerror(-fd));
+			"subflow\n",
+			port, strerror(-fd));
 	cc->n_joins++;
 }
 
@@ -835,8 +890,6 @@ static void conc_pick_accept(struct mpc_ev *ev, uint32_t events)
 		hs->icmp_code = -1;
 		hs->implicit = true;
 		c->priv = hs;
-		c->priv_free = mpc_conn_priv_free;
-		c->timer.fire = conc_timeout;
 		getsockname(fd, (struct sockaddr *)&local, &llen);
 		mpc_sa_to16(&peer, c->client, &c->cport);
 		mpc_sa_to16(&local, c->server, &c->sport);
@@ -845,7 +898,8 @@ static void conc_pick_accept(struct mpc_ev *ev, uint32_t events)
 		if (!mpc_prefixes_match(cc->allow, cc->n_allow, c->client) ||
 		    cc->relay.n_conns > cc->relay.max_conns) {
 			mpc_dcount(&cc->relay, cc->relay.n_conns > cc->relay.max_conns ?
-						       MPC_D_CONN_LIMIT : MPC_D_ERR_TX_NOAUTH);
+						       MPC_D_CONN_LIMIT :
+						       MPC_D_ERR_TX_NOAUTH);
 			mpc_conn_abort(c);
 			continue;
 		}
@@ -982,24 +1036,22 @@ static void publish_allow(struct conc *cc)
 
 int cmd_concentrator(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "allow", required_argument, NULL, 'a' },
-		{ "connect-timeout", required_argument, NULL, 'c' },
-		{ "convert-timeout", required_argument, NULL, 't' },
-		{ "max-conns", required_argument, NULL, 'm' },
-		{ "cache-ttl", required_argument, NULL, 'T' },
-		{ "no-mptcp-server", no_argument, NULL, 'N' },
-		{ "pipe-size", required_argument, NULL, 's' },
-		{ "pin-path", required_argument, NULL, 'P' },
-		{ "on-path", required_argument, NULL, 'O' },
-		{ "pickup-port", required_argument, NULL, 'K' },
-		{ "mark", required_argument, NULL, 'M' },
-		{ "prefer-subtype", required_argument, NULL, 'S' },
-		{ "no-xdp", no_argument, NULL, 'X' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "listen", required_argument, NULL, 'l' },
+					      { "allow", required_argument, NULL, 'a' },
+					      { "connect-timeout", required_argument, NULL, 'c' },
+					      { "convert-timeout", required_argument, NULL, 't' },
+					      { "max-conns", required_argument, NULL, 'm' },
+					      { "cache-ttl", required_argument, NULL, 'T' },
+					      { "no-mptcp-server", no_argument, NULL, 'N' },
+					      { "pipe-size", required_argument, NULL, 's' },
+					      { "pin-path", required_argument, NULL, 'P' },
+					      { "on-path", required_argument, NULL, 'O' },
+					      { "pickup-port", required_argument, NULL, 'K' },
+					      { "mark", required_argument, NULL, 'M' },
+					      { "prefer-subtype", required_argument, NULL, 'S' },
+					      { "no-xdp", no_argument, NULL, 'X' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	struct mpc_listen_opts lo = { .mptcp = true, .tfo_no_cookie = true };
 	uint32_t v;
 	uint32_t connect_to = 10, convert_to = 5, max_conns = 65536, ttl = MPC_FB_TTL_DEFAULT_S;
@@ -1053,14 +1105,17 @@ int cmd_concentrator(int argc, char **argv)
 			uint32_t *dst = c == 'c' ? &connect_to :
 					c == 't' ? &convert_to :
 					c == 'm' ? &max_conns :
-					c == 'T' ? &ttl : &pipe_size;
+					c == 'T' ? &ttl :
+						   &pipe_size;
 
-			if (mpc_parse_u32(optarg, dst, c == 'T' ? 0 : 1, c == 's' ? 1 << 30 : 1 << 24)) {
+			if (mpc_parse_u32(optarg, dst, c == 'T' ? 0 : 1,
+					  c == 's' ? 1 << 30 : 1 << 24)) {
 				mpc_err("invalid value '%s' for --%s", optarg,
 					c == 'c' ? "connect-timeout" :
 					c == 't' ? "convert-timeout" :
 					c == 'm' ? "max-conns" :
-					c == 'T' ? "cache-ttl" : "pipe-size");
+					c == 'T' ? "cache-ttl" :
+						   "pipe-size");
 				return 2;
 			}
 			break;
@@ -1086,7 +1141,9 @@ int cmd_concentrator(int argc, char **argv)
 		case 'M':
 		case 'S':
 			if (mpc_parse_u32(optarg, &v, c == 'S' ? 1 : 1,
-				      c == 'K' ? 65535 : c == 'S' ? 15 : 0xffffffff)) {
+					  c == 'K' ? 65535 :
+					  c == 'S' ? 15 :
+						     0xffffffff)) {
 				mpc_err("invalid value '%s'", optarg);
 				return 2;
 			}
@@ -1140,8 +1197,8 @@ int cmd_concentrator(int argc, char **argv)
 	cc.relay.dstats_fd = cc.st.dstats_fd;
 	cc.relay.max_conns = max_conns;
 	cc.relay.pipe_size = pipe_size;
-	mpc_tqueue_init(&cc.loop, &cc.q_read, convert_to * 1000);
-	mpc_tqueue_init(&cc.loop, &cc.q_connect, connect_to * 1000);
+	mpc_tqueue_init(&cc.loop, &cc.q_read, convert_to * 1000, conc_timeout);
+	mpc_tqueue_init(&cc.loop, &cc.q_connect, connect_to * 1000, conc_timeout);
 
 	/* recipes.md: a listener takes data in the SYN only when its netns
 	 * has net.ipv4.tcp_fastopen bit 0x2 (server); the per-socket
@@ -1149,7 +1206,8 @@ int cmd_concentrator(int argc, char **argv)
 	err = mpc_sysctl_set_bits("net/ipv4/tcp_fastopen", 0x2);
 	if (err < 0)
 		pr_warn("cannot enable TFO server (net.ipv4.tcp_fastopen |= 0x2): %s; the Convert "
-			"message will cost a round trip\n", strerror(-err));
+			"message will cost a round trip\n",
+			strerror(-err));
 	else if (err > 0)
 		pr_info("enabled TCP Fast Open server: net.ipv4.tcp_fastopen |= 0x2 (restored on "
 			"exit)\n");
@@ -1160,13 +1218,18 @@ int cmd_concentrator(int argc, char **argv)
 		pr_info("net.mptcp.blackhole_timeout=0: per-destination fallback cache instead of "
 			"the netns-wide blackhole switch\n");
 
-	if (cc.n_on_path) {
-		/* before any listener: sockets belong to the cgroup of the
-		 * task that creates them, and the token learner (sockops)
-		 * watches this daemon's own cgroup only */
-		err = mpc_cg_setup(&cc.cg, cc.st.pin_dir);
-		if (err)
-			goto out_close;
+	/* Before any socket: sockets belong to the cgroup of the task that
+	 * creates them, and the sockops program (MP_JOIN tokens for
+	 * implicit mode, the servers' SYN-ACK options for the Extended TCP
+	 * Header) watches this daemon's own cgroup only. */
+	err = mpc_cg_setup(&cc.cg, cc.st.pin_dir);
+	if (err && cc.n_on_path) {
+		pr_warn("--on-path needs the sockops token learner: %s\n", strerror(-err));
+		goto out_close;
+	} else if (err) {
+		pr_warn("no sockops program (%s): Extended TCP Header rebuilt from TCP_INFO\n",
+			strerror(-err));
+	} else {
 		cc.attach_mask |= 1ull << MPC_P_SOCKOPS;
 	}
 	for (i = 0; i < cc.n_lst; i++) {
@@ -1180,7 +1243,8 @@ int cmd_concentrator(int argc, char **argv)
 		cc.lst[i].ev.fd = fd;
 		cc.lst[i].ev.cb = conc_accept;
 		mpc_loop_add(&cc.loop, &cc.lst[i].ev, EPOLLIN);
-		pr_info("listening on %s (MPTCP, Convert in SYN data)\n", mpc_sa_str(&cc.lst[i].ss, a));
+		pr_info("listening on %s (MPTCP, Convert in SYN data)\n",
+			mpc_sa_str(&cc.lst[i].ss, a));
 	}
 	if (cc.n_on_path) {
 		err = setup_on_path(&cc, lo);

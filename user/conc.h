@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 struct mpc_prefix {
-	uint8_t addr[16];	/* v4-mapped for IPv4 */
-	uint32_t plen;		/* over 128 bits */
+	uint8_t addr[16]; /* v4-mapped for IPv4 */
+	uint32_t plen;	  /* over 128 bits */
 };
 
 bool mpc_prefixes_match(const struct mpc_prefix *p, int n, const uint8_t addr[16]);

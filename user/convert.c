@@ -485,9 +485,9 @@ bool mpc_cv_addr_forbidden(const struct in6_addr *a)
 	if (mpc_cv_addr_is_v4(a)) {
 		const uint8_t *v4 = b + 12;
 
-		return v4[0] == 0 || /* 0/8: unspecified, this network */
-		       v4[0] == 127 || /* loopback */
-		       (v4[0] & 0xf0) == 0xe0 || /* 224/4 multicast */
+		return v4[0] == 0 ||				/* 0/8: unspecified, this network */
+		       v4[0] == 127 ||				/* loopback */
+		       (v4[0] & 0xf0) == 0xe0 ||		/* 224/4 multicast */
 		       (v4[0] & v4[1] & v4[2] & v4[3]) == 0xff; /* limited broadcast */
 	}
 	return b[0] == 0xff || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a);

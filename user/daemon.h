@@ -15,8 +15,8 @@ struct mpc_daemon {
 	struct mpc_relay *relay;
 	struct mpc_ev sig_ev;
 	sigset_t mask;
-	void (*tick)(void *arg);	/* once a second */
-	void (*sweep)(void *arg);	/* every 10 seconds, may be NULL */
+	void (*tick)(void *arg);  /* once a second */
+	void (*sweep)(void *arg); /* every 10 seconds, may be NULL */
 	void *arg;
 };
 

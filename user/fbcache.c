@@ -166,16 +166,25 @@ static int cache_show(int fd)
 
 static void cache_usage(FILE *f)
 {
-	fprintf(f, "Usage: mpconv [--pin-path DIR] [-j] cache show\n"
-		   "       mpconv [--pin-path DIR] cache flush [ADDR]\n");
+	fprintf(f, "Usage: mpconv [--pin-path DIR] [-j] cache show [-j]\n"
+		   "       mpconv [--pin-path DIR] [-j] cache flush [-j] [ADDR]\n");
 }
 
 int cmd_cache(int argc, char **argv)
 {
 	uint8_t addr[16];
 	uint32_t plen;
-	int fd, n;
+	int fd, n, i, j;
 
+	/* -j after the subcommand too, as `bindings -j` and `stats -j` take it */
+	for (i = j = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-j"))
+			mpc_g.json = true;
+		else
+			argv[j++] = argv[i];
+	}
+	if (argc > 2)
+		argc = j;
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		cache_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;

@@ -6,7 +6,7 @@ enum mpc_log_level {
 	MPC_LOG_WARN = 0,
 	MPC_LOG_INFO = 1,
 	MPC_LOG_DEBUG = 2,
-	MPC_LOG_LIBBPF = 3,	/* libbpf's own output, one level below debug */
+	MPC_LOG_LIBBPF = 3, /* libbpf's own output, one level below debug */
 };
 
 extern int mpc_log_level;

@@ -59,10 +59,12 @@ void mpc_loop_del(struct mpc_loop *l, struct mpc_ev *ev)
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
 }
 
-void mpc_tqueue_init(struct mpc_loop *l, struct mpc_tqueue *q, uint32_t timeout_ms)
+void mpc_tqueue_init(struct mpc_loop *l, struct mpc_tqueue *q, uint32_t timeout_ms,
+		     void (*fire)(struct mpc_timer *t))
 {
 	mpc_list_init(&q->head);
 	q->timeout_ms = timeout_ms;
+	q->fire = fire;
 	if (l->n_queues < (int)(sizeof(l->queues) / sizeof(l->queues[0])))
 		l->queues[l->n_queues++] = q;
 }
@@ -107,7 +109,8 @@ static void fire_timers(struct mpc_loop *l)
 	int i;
 
 	for (i = 0; i < l->n_queues; i++) {
-		struct mpc_list *h = &l->queues[i]->head;
+		struct mpc_tqueue *q = l->queues[i];
+		struct mpc_list *h = &q->head;
 
 		while (!mpc_list_empty(h)) {
 			struct mpc_timer *t = container_of(h->next, struct mpc_timer, node);
@@ -115,7 +118,7 @@ static void fire_timers(struct mpc_loop *l)
 			if (t->deadline_ms > l->now_ms)
 				break;
 			mpc_list_del(&t->node);
-			t->fire(t);
+			q->fire(t);
 		}
 	}
 }

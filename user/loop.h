@@ -26,13 +26,14 @@ struct mpc_ev {
 struct mpc_timer {
 	struct mpc_list node;
 	uint64_t deadline_ms;
-	void (*fire)(struct mpc_timer *t);
 };
 
-/* A queue of timers sharing one timeout. */
+/* A queue of timers sharing one timeout and one expiry callback (kept
+ * here rather than in every timer: timers live in every connection). */
 struct mpc_tqueue {
 	struct mpc_list head;
 	uint32_t timeout_ms;
+	void (*fire)(struct mpc_timer *t);
 };
 
 struct mpc_loop {
@@ -52,7 +53,8 @@ void mpc_loop_del(struct mpc_loop *l, struct mpc_ev *ev);
  * dispatch events, then fire expired timers. */
 int mpc_loop_once(struct mpc_loop *l, int max_wait_ms);
 
-void mpc_tqueue_init(struct mpc_loop *l, struct mpc_tqueue *q, uint32_t timeout_ms);
+void mpc_tqueue_init(struct mpc_loop *l, struct mpc_tqueue *q, uint32_t timeout_ms,
+		     void (*fire)(struct mpc_timer *t));
 void mpc_timer_arm(struct mpc_loop *l, struct mpc_tqueue *q, struct mpc_timer *t);
 void mpc_timer_cancel(struct mpc_timer *t);
 static inline bool mpc_timer_armed(const struct mpc_timer *t)
@@ -61,6 +63,6 @@ static inline bool mpc_timer_armed(const struct mpc_timer *t)
 }
 
 uint64_t mpc_now_ms(void);
-uint64_t mpc_now_ns(void);	/* CLOCK_MONOTONIC, same clock as bpf_ktime_get_ns */
+uint64_t mpc_now_ns(void); /* CLOCK_MONOTONIC, same clock as bpf_ktime_get_ns */
 
 #endif /* MPC_LOOP_H */

@@ -14,7 +14,6 @@
 #include "cmds.h"
 #include "log.h"
 
-
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -29,7 +28,6 @@ static const struct cmd cmds[] = {
 	{ "stats", cmd_stats, "show per-reason BPF counters and daemon events" },
 	{ "cache", cmd_cache, "show or flush the MPTCP fallback cache" },
 };
-
 
 static void usage(FILE *f)
 {
@@ -47,12 +45,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "pin-path", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
+		{ "json", no_argument, NULL, 'j' },    { "pretty", no_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' }, { "pin-path", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },    {}
 	};
 	size_t i;
 	int c;

@@ -50,31 +50,31 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
-#define MPC_NL_TABLE_BASE	0x6d70u	/* 28016..28031: WAN link tables */
-#define MPC_NL_PRIO_BASE	0x6d70u	/* 28016..28031: WAN source rules */
-#define MPC_NL_TABLE_LOCAL	0x6d6fu	/* 28015 */
-#define MPC_NL_PRIO_LOCAL	0x6d60u	/* 28000 */
-#define MPC_NL_RTPROT		109	/* 'm'; unused by iproute2's rt_protos */
-#define MPC_NL_MAX_LINKS	16
-#define MPC_NL_LINK_MAX_ADDRS	4	/* 1 IPv4 + up to 3 global IPv6 per link */
-#define MPC_NL_PM_LIMIT_MAX	8	/* kernel MPTCP_PM_ADDR_MAX (pm_kernel.c) */
+#define MPC_NL_TABLE_BASE 0x6d70u  /* 28016..28031: WAN link tables */
+#define MPC_NL_PRIO_BASE 0x6d70u   /* 28016..28031: WAN source rules */
+#define MPC_NL_TABLE_LOCAL 0x6d6fu /* 28015 */
+#define MPC_NL_PRIO_LOCAL 0x6d60u  /* 28000 */
+#define MPC_NL_RTPROT 109	   /* 'm'; unused by iproute2's rt_protos */
+#define MPC_NL_MAX_LINKS 16
+#define MPC_NL_LINK_MAX_ADDRS 4 /* 1 IPv4 + up to 3 global IPv6 per link */
+#define MPC_NL_PM_LIMIT_MAX 8	/* kernel MPTCP_PM_ADDR_MAX (pm_kernel.c) */
 
 /* MPTCP endpoint flags (uapi linux/mptcp.h, protocol.md §9). */
-#define MPC_PM_SIGNAL		(1u << 0)
-#define MPC_PM_SUBFLOW		(1u << 1)
-#define MPC_PM_BACKUP		(1u << 2)
-#define MPC_PM_FULLMESH		(1u << 3)
-#define MPC_PM_IMPLICIT		(1u << 4)
+#define MPC_PM_SIGNAL (1u << 0)
+#define MPC_PM_SUBFLOW (1u << 1)
+#define MPC_PM_BACKUP (1u << 2)
+#define MPC_PM_FULLMESH (1u << 3)
+#define MPC_PM_IMPLICIT (1u << 4)
 
 struct mpc_nl;
 
 /* Record tags: which journal group an added object belongs to. */
 enum mpc_nl_rec {
-	MPC_NL_REC_NONE = 0,	/* do not record: the caller owns the object */
-	MPC_NL_REC_USER,	/* recorded, generic */
-	MPC_NL_REC_WAN,		/* mpc_nl_setup_wan_links() */
-	MPC_NL_REC_LOCAL,	/* mpc_nl_setup_local_routing() */
-	MPC_NL_REC_LIMITS,	/* mpc_nl_pm_raise_limits() */
+	MPC_NL_REC_NONE = 0, /* do not record: the caller owns the object */
+	MPC_NL_REC_USER,     /* recorded, generic */
+	MPC_NL_REC_WAN,	     /* mpc_nl_setup_wan_links() */
+	MPC_NL_REC_LOCAL,    /* mpc_nl_setup_local_routing() */
+	MPC_NL_REC_LIMITS,   /* mpc_nl_pm_raise_limits() */
 };
 
 union mpc_nl_in {
@@ -86,60 +86,60 @@ union mpc_nl_in {
 struct mpc_nl_link {
 	int ifindex;
 	char name[IF_NAMESIZE];
-	unsigned int flags;		/* IFF_* */
-	uint64_t rx_bytes, tx_bytes;	/* IFLA_STATS64, 0 when absent */
+	unsigned int flags;	     /* IFF_* */
+	uint64_t rx_bytes, tx_bytes; /* IFLA_STATS64, 0 when absent */
 };
 
 struct mpc_nl_ifaddr {
-	int family;			/* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	int ifindex;
-	union mpc_nl_in addr;		/* IFA_LOCAL for IPv4, IFA_ADDRESS for IPv6 */
+	union mpc_nl_in addr; /* IFA_LOCAL for IPv4, IFA_ADDRESS for IPv6 */
 	uint8_t plen;
-	uint8_t scope;			/* RT_SCOPE_* */
-	uint32_t flags;			/* IFA_F_* (full 32 bits from IFA_FLAGS) */
+	uint8_t scope;	/* RT_SCOPE_* */
+	uint32_t flags; /* IFA_F_* (full 32 bits from IFA_FLAGS) */
 };
 
 struct mpc_nl_route {
 	int family;
-	uint32_t table;			/* RT_TABLE_MAIN = 254, or any id */
-	uint8_t type;			/* RTN_UNICAST, RTN_LOCAL ...; 0 = unicast */
-	uint8_t scope;			/* RT_SCOPE_*; adds derive it when 0 */
-	uint8_t protocol;		/* RTPROT_*; adds use MPC_NL_RTPROT when 0 */
+	uint32_t table;	  /* RT_TABLE_MAIN = 254, or any id */
+	uint8_t type;	  /* RTN_UNICAST, RTN_LOCAL ...; 0 = unicast */
+	uint8_t scope;	  /* RT_SCOPE_*; adds derive it when 0 */
+	uint8_t protocol; /* RTPROT_*; adds use MPC_NL_RTPROT when 0 */
 	uint8_t dst_len;
 	union mpc_nl_in dst;
 	bool has_gw;
 	union mpc_nl_in gw;
-	int oif;			/* 0 = none */
-	uint32_t metric;		/* RTA_PRIORITY; 0 = kernel default */
+	int oif;	 /* 0 = none */
+	uint32_t metric; /* RTA_PRIORITY; 0 = kernel default */
 	bool has_prefsrc;
 	union mpc_nl_in prefsrc;
-	uint32_t flags;			/* RTNH_F_ONLINK is kept when copying */
-	bool multipath;			/* listing: one nexthop of a multipath route */
+	uint32_t flags; /* RTNH_F_ONLINK is kept when copying */
+	bool multipath; /* listing: one nexthop of a multipath route */
 };
 
 struct mpc_nl_rule {
 	int family;
-	uint32_t prio;			/* FRA_PRIORITY */
-	bool has_prio;			/* adds: false lets the kernel choose */
+	uint32_t prio; /* FRA_PRIORITY */
+	bool has_prio; /* adds: false lets the kernel choose */
 	uint32_t table;
-	uint8_t action;			/* FR_ACT_*; 0 = FR_ACT_TO_TBL */
-	uint8_t protocol;		/* adds use MPC_NL_RTPROT when 0 */
+	uint8_t action;	  /* FR_ACT_*; 0 = FR_ACT_TO_TBL */
+	uint8_t protocol; /* adds use MPC_NL_RTPROT when 0 */
 	uint8_t src_len, dst_len;
 	union mpc_nl_in src, dst;
 	bool has_fwmark;
-	uint32_t fwmark, fwmask;	/* fwmask 0 with has_fwmark = 0xffffffff */
+	uint32_t fwmark, fwmask; /* fwmask 0 with has_fwmark = 0xffffffff */
 	char iifname[IF_NAMESIZE];
 	char oifname[IF_NAMESIZE];
-	uint32_t flags;			/* FIB_RULE_INVERT ... */
+	uint32_t flags; /* FIB_RULE_INVERT ... */
 };
 
 struct mpc_nl_endpoint {
-	uint8_t id;			/* 0 on add = kernel picks */
+	uint8_t id; /* 0 on add = kernel picks */
 	int family;
 	union mpc_nl_in addr;
-	uint16_t port;			/* host order; 0 = none (port needs SIGNAL) */
-	uint32_t flags;			/* MPC_PM_* */
-	int ifindex;			/* 0 = none */
+	uint16_t port;	/* host order; 0 = none (port needs SIGNAL) */
+	uint32_t flags; /* MPC_PM_* */
+	int ifindex;	/* 0 = none */
 };
 
 struct mpc_nl_limits {
@@ -177,8 +177,7 @@ void mpc_nl_journal_forget(struct mpc_nl *nl);
 int mpc_nl_pm_get_limits(struct mpc_nl *nl, struct mpc_nl_limits *lim);
 /* Set both limits (each at most MPC_NL_PM_LIMIT_MAX); the previous values
  * are recorded under rec. */
-int mpc_nl_pm_set_limits(struct mpc_nl *nl, const struct mpc_nl_limits *lim,
-			 enum mpc_nl_rec rec);
+int mpc_nl_pm_set_limits(struct mpc_nl *nl, const struct mpc_nl_limits *lim, enum mpc_nl_rec rec);
 /* Raise each limit to at least the given value (clamped to the kernel
  * maximum with a warning); lowers nothing. Records only when it changed
  * something. lim_out (may be NULL) receives the resulting limits. */
@@ -238,18 +237,18 @@ int mpc_nl_rule_from_exists(struct mpc_nl *nl, int family, const union mpc_nl_in
 /* ---- high-level helpers for the daemons ------------------------------- */
 
 enum mpc_nl_state {
-	MPC_NL_NONE = 0,	/* not configured */
-	MPC_NL_ADDED,		/* added by us (recorded) */
-	MPC_NL_EXISTED,		/* was already there; left alone */
+	MPC_NL_NONE = 0, /* not configured */
+	MPC_NL_ADDED,	 /* added by us (recorded) */
+	MPC_NL_EXISTED,	 /* was already there; left alone */
 };
 
 struct mpc_nl_wan_addr {
 	int family;
 	union mpc_nl_in addr;
 	uint8_t plen;
-	union mpc_nl_in gw;		/* gateway of the family's default route */
-	bool has_gw;			/* false: `default dev IF` (point-to-point) */
-	enum mpc_nl_state rule;		/* `from addr lookup table` */
+	union mpc_nl_in gw;	/* gateway of the family's default route */
+	bool has_gw;		/* false: `default dev IF` (point-to-point) */
+	enum mpc_nl_state rule; /* `from addr lookup table` */
 	enum mpc_nl_state endpoint;
 	uint8_t endpoint_id;
 	uint32_t endpoint_flags;
@@ -260,19 +259,19 @@ struct mpc_nl_wan_link {
 	char name[IF_NAMESIZE];
 	uint32_t table;
 	uint32_t prio;
-	int n_routes_added;		/* routes added into table */
+	int n_routes_added; /* routes added into table */
 	int n_addrs;
 	struct mpc_nl_wan_addr addrs[MPC_NL_LINK_MAX_ADDRS];
 };
 
 struct mpc_nl_wan_opts {
-	bool fullmesh;			/* SUBFLOW|FULLMESH endpoints (implicit mode) */
-	uint32_t backup_mask;		/* bit i: link i is a backup link */
+	bool fullmesh;	      /* SUBFLOW|FULLMESH endpoints (implicit mode) */
+	uint32_t backup_mask; /* bit i: link i is a backup link */
 	bool ipv4_only, ipv6_only;
-	uint32_t subflows;		/* limit at least this; 0 = n_links - 1 */
-	uint32_t add_addr_accepted;	/* limit at least this */
-	uint32_t table_base;		/* 0 = MPC_NL_TABLE_BASE */
-	uint32_t prio_base;		/* 0 = MPC_NL_PRIO_BASE */
+	uint32_t subflows;	    /* limit at least this; 0 = n_links - 1 */
+	uint32_t add_addr_accepted; /* limit at least this */
+	uint32_t table_base;	    /* 0 = MPC_NL_TABLE_BASE */
+	uint32_t prio_base;	    /* 0 = MPC_NL_PRIO_BASE */
 };
 
 struct mpc_nl_wan_result {

@@ -12,7 +12,7 @@
 #define NL_BUF_SIZE 32768
 
 enum nl_jkind {
-	NL_J_DONE = -1,		/* undone; dropped from the journal */
+	NL_J_DONE = -1, /* undone; dropped from the journal */
 	NL_J_ROUTE,
 	NL_J_RULE,
 	NL_J_ENDPOINT,
@@ -27,19 +27,19 @@ struct nl_jent {
 		struct mpc_nl_rule rule;
 		struct mpc_nl_endpoint ep;
 		struct {
-			struct mpc_nl_limits prev;	/* restored on undo */
-			struct mpc_nl_limits set;	/* what we wrote */
+			struct mpc_nl_limits prev; /* restored on undo */
+			struct mpc_nl_limits set;  /* what we wrote */
 		} lim;
 	};
 };
 
 struct mpc_nl {
-	struct mnl_socket *rt;		/* NETLINK_ROUTE */
-	struct mnl_socket *gen;		/* NETLINK_GENERIC */
-	uint16_t pm_family;		/* 0: mptcp_pm not available */
+	struct mnl_socket *rt;	/* NETLINK_ROUTE */
+	struct mnl_socket *gen; /* NETLINK_GENERIC */
+	uint16_t pm_family;	/* 0: mptcp_pm not available */
 	uint32_t seq;
-	char *buf;			/* NL_BUF_SIZE, requests and replies */
-	char ext[256];			/* kernel extack text of the last reply */
+	char *buf;     /* NL_BUF_SIZE, requests and replies */
+	char ext[256]; /* kernel extack text of the last reply */
 	char err[512];
 	struct nl_jent *j;
 	int j_len, j_cap;

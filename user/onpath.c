@@ -89,8 +89,8 @@ int mpc_wan_attach(struct mpc_wan *w, const char *pin_dir, const int *ifindex, i
 		goto err;
 	}
 	w->skel->rodata->mpc_stamp_mark = o->stamp_mark;
-	w->skel->rodata->mpc_prefer_subtype =
-		o->prefer_subtype ? o->prefer_subtype : MPC_PREFER_SUBTYPE_DEF;
+	w->skel->rodata->mpc_prefer_subtype = o->prefer_subtype ? o->prefer_subtype :
+								  MPC_PREFER_SUBTYPE_DEF;
 	err = match_pins(w->skel->obj);
 	if (!err)
 		err = tc_wan_bpf__load(w->skel);
@@ -358,7 +358,7 @@ int mpc_cg_setup(struct mpc_cg *cg, const char *pin_dir)
 		pr_warn("sockops: cannot attach to cgroup %s: %s\n", cg->path, strerror(errno));
 		goto err;
 	}
-	pr_info("token learner attached to cgroup %s\n", cg->path);
+	pr_info("sockops (MP_JOIN tokens, server SYN-ACK options) attached to cgroup %s\n", cg->path);
 	return 0;
 err:
 	mpc_cg_teardown(cg);

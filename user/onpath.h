@@ -34,12 +34,12 @@ struct bpf_link;
 
 struct mpc_wan_opts {
 	uint32_t stamp_mark;	/* SO_MARK of the implicit-mode sockets; != 0 */
-	uint8_t prefer_subtype;	/* MP_PREFER_PROXY subtype, 1..15; 0 = 0xF */
+	uint8_t prefer_subtype; /* MP_PREFER_PROXY subtype, 1..15; 0 = 0xF */
 };
 
 struct mpc_wan {
 	struct tc_wan_bpf *skel;
-	struct mpc_attach *att;	/* one per interface, egress */
+	struct mpc_attach *att; /* one per interface, egress */
 	int n;
 };
 
@@ -58,15 +58,15 @@ struct mpc_pick_opts {
 	uint16_t lst_port;	/* host order, != 0 */
 	uint32_t local_mark;	/* mark routed to the local table, != 0 */
 	uint16_t convert_port;	/* Convert service port guarded by XDP; 0 = none */
-	uint8_t prefer_subtype;	/* 0 = 0xF */
+	uint8_t prefer_subtype; /* 0 = 0xF */
 	bool no_xdp;		/* tc_pickup only (it then parses every SYN) */
 };
 
 struct mpc_pick {
 	struct tc_pickup_bpf *tc;
 	struct xdp_guard_bpf *xdp;
-	struct mpc_attach *tc_att;	/* ingress, one per interface */
-	struct mpc_attach *xdp_att;	/* one per interface, unless no_xdp */
+	struct mpc_attach *tc_att;  /* ingress, one per interface */
+	struct mpc_attach *xdp_att; /* one per interface, unless no_xdp */
 	int n;
 };
 
@@ -80,8 +80,8 @@ uint64_t mpc_pick_meta_count(const struct mpc_pick *p);
 /* ---- Concentrator: token learner on the daemon's own cgroup ---------- */
 
 struct mpc_cg {
-	char path[PATH_MAX];	/* <cgroup2 mount>/mpconv-<pid> */
-	char orig[PATH_MAX];	/* cgroup the process came from */
+	char path[PATH_MAX]; /* <cgroup2 mount>/mpconv-<pid> */
+	char orig[PATH_MAX]; /* cgroup the process came from */
 	struct sockops_bpf *skel;
 	struct bpf_link *link;
 	int fd;

@@ -41,6 +41,7 @@ static struct mpc_pipe *pipe_get(struct mpc_relay *r)
 	struct mpc_pipe *p = r->pool;
 	int fds[2];
 
+	r->pool_used_ms = mpc_now_ms();
 	if (p) {
 		r->pool = p->next;
 		r->pool_n--;
@@ -249,7 +250,7 @@ static void side_init(struct mpc_conn *c, struct mpc_side *s, int fd)
 {
 	s->ev.fd = fd;
 	s->ev.cb = side_cb;
-	s->c = c;
+	s->is_b = s == &c->b;
 	s->rd = s->wr = 0;
 	s->registered = 0;
 	s->bound_reads = sock_is_mptcp(fd);
@@ -283,7 +284,6 @@ void mpc_conn_priv_free(struct mpc_conn *c)
 {
 	free(c->priv);
 	c->priv = NULL;
-	c->priv_free = NULL;
 }
 
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b)
@@ -313,7 +313,7 @@ static void side_close(struct mpc_conn *c, struct mpc_side *s, bool rst)
 
 static void call_on_close(struct mpc_conn *c)
 {
-	void (*fn)(struct mpc_conn *c) = c->on_close;
+	void (*fn)(struct mpc_conn * c) = c->on_close;
 
 	c->on_close = NULL;
 	if (fn)
@@ -329,16 +329,13 @@ static void conn_free_now(struct mpc_conn *c)
 	unbind(c);
 	pipe_drop(r, &c->up);
 	pipe_drop(r, &c->down);
-	if (c->priv_free)
-		c->priv_free(c);
-	c->priv = NULL;
+	mpc_conn_priv_free(c);
 	mpc_list_del(&c->node);
 	r->n_conns--;
 	c->state = MPC_CS_DEAD;
 	/* other events of this batch may still point at c */
 	mpc_list_add_tail(&r->zombies, &c->node);
 }
-
 
 void mpc_conn_abort(struct mpc_conn *c)
 {
@@ -403,11 +400,55 @@ void mpc_conn_linger(struct mpc_conn *c)
 		conn_free_now(c);
 		return;
 	}
-	c->timer.fire = linger_expired;
 	mpc_timer_arm(r->loop, &r->linger_q, &c->timer);
 }
 
 /* ---- pumping -------------------------------------------------------- */
+
+/*
+ * The way forward when no pipe can be had (descriptors or memory
+ * exhausted): peek at the source, send what the destination takes, then
+ * consume exactly that much. No byte is held in userspace between calls,
+ * so nothing can be lost, and an admitted connection keeps moving even
+ * when every descriptor is taken. Three syscalls a chunk instead of two
+ * splices: only for as long as pipes are short.
+ * Returns 1 if bytes moved or EOF was seen, 0 if blocked, -errno.
+ */
+static int copy_peek(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src,
+		     struct mpc_side *dst)
+{
+	static char bounce[65536];
+	ssize_t n, m;
+
+	if (!dst->wr)
+		return 0;
+	n = recv(src->ev.fd, bounce, sizeof(bounce), MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0) {
+		d->eof = 1;
+		return 1;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			src->rd = 0;
+			return 0;
+		}
+		return -errno;
+	}
+	m = send(dst->ev.fd, bounce, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (m < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			dst->wr = 0;
+			return 0;
+		}
+		return -errno;
+	}
+	/* we are the only reader: the peeked bytes are still first */
+	if (recv(src->ev.fd, bounce, m, MSG_DONTWAIT) != m)
+		return -EIO;
+	d->bytes += m;
+	c->dirty = 1;
+	return 1;
+}
 
 /*
  * Move bytes src -> pipe -> dst until nothing moves. Edge-triggered epoll
@@ -416,8 +457,7 @@ void mpc_conn_linger(struct mpc_conn *c)
  * or the pipe's slots full of small fragments): readiness is cleared only
  * when the pipe was empty, so a full pipe never loses the socket's edge.
  */
-static int pump(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src,
-		struct mpc_side *dst)
+static int pump(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src, struct mpc_side *dst)
 {
 	struct mpc_relay *r = c->r;
 	const uint32_t cap = r->pipe_size ? r->pipe_size : 65536;
@@ -443,10 +483,15 @@ static int pump(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src,
 			}
 		}
 		if (!d->eof && src->rd && d->queued < cap) {
-			if (!d->pipe) {
+			if (!d->pipe)
 				d->pipe = pipe_get(r);
-				if (!d->pipe)
-					return -EMFILE;
+			if (!d->pipe) {
+				int ret = copy_peek(c, d, src, dst);
+
+				if (ret < 0)
+					return ret;
+				progress = ret > 0;
+				continue;
 			}
 			n = splice(src->ev.fd, NULL, d->pipe->w, NULL,
 				   read_len(src, cap - d->queued),
@@ -486,16 +531,9 @@ static void relay_step(struct mpc_conn *c)
 	err = pump(c, &c->up, &c->a, &c->b);
 	if (!err)
 		err = pump(c, &c->down, &c->b, &c->a);
-	if (err == -EMFILE) {
-		/* No pipe to be had: leave the bytes in the socket buffers
-		 * (flow control holds the senders back) and retry on the
-		 * next tick rather than lose data or the connection. */
-		c->dirty = 1;
-		return;
-	}
 	if (err) {
-		pr_debug("relay %llu: %s, resetting both sides\n",
-			 (unsigned long long)c->cookie, strerror(-err));
+		pr_debug("relay %llu: %s, resetting both sides\n", (unsigned long long)c->cookie,
+			 strerror(-err));
 		mpc_conn_abort(c);
 		return;
 	}
@@ -516,7 +554,8 @@ static int sock_error(int fd)
 static void side_cb(struct mpc_ev *ev, uint32_t events)
 {
 	struct mpc_side *s = container_of(ev, struct mpc_side, ev);
-	struct mpc_conn *c = s->c;
+	struct mpc_conn *c = s->is_b ? container_of(s, struct mpc_conn, b) :
+				       container_of(s, struct mpc_conn, a);
 
 	if (c->state == MPC_CS_DEAD)
 		return;
@@ -584,7 +623,7 @@ int mpc_relay_init(struct mpc_relay *r, struct mpc_loop *loop, uint8_t role)
 	r->max_conns = 65536;
 	mpc_list_init(&r->conns);
 	mpc_list_init(&r->zombies);
-	mpc_tqueue_init(loop, &r->linger_q, MPC_LINGER_MS);
+	mpc_tqueue_init(loop, &r->linger_q, MPC_LINGER_MS, linger_expired);
 	r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
@@ -613,18 +652,31 @@ static void flush_dstats(struct mpc_relay *r)
 	}
 }
 
+void mpc_relay_trim_pool(struct mpc_relay *r)
+{
+	while (r->pool) {
+		struct mpc_pipe *p = r->pool;
+
+		r->pool = p->next;
+		close(p->r);
+		close(p->w);
+		free(p);
+	}
+	r->pool_n = 0;
+}
+
 void mpc_relay_tick(struct mpc_relay *r)
 {
 	struct mpc_list *pos, *tmp;
+
+	/* a burst's pipes are kept for the next one, not for ever */
+	if (r->pool_n && mpc_now_ms() - r->pool_used_ms > 5000)
+		mpc_relay_trim_pool(r);
 
 	mpc_list_for_each_safe(pos, tmp, &r->conns)
 	{
 		struct mpc_conn *c = container_of(pos, struct mpc_conn, node);
 
-		/* retry connections that ran out of pipes */
-		if (c->state == MPC_CS_RELAY && c->dirty && !c->up.pipe && !c->down.pipe &&
-		    (c->a.rd || c->b.rd))
-			relay_step(c);
 		if (c->state != MPC_CS_RELAY || !c->bound || !c->dirty)
 			continue;
 		if (c->bflags & MPC_BF_UP_MPTCP || c->bflags & MPC_BF_DOWN_MPTCP) {
@@ -653,14 +705,7 @@ void mpc_relay_fini(struct mpc_relay *r)
 	}
 	mpc_relay_reap(r);
 	flush_dstats(r);
-	while (r->pool) {
-		struct mpc_pipe *p = r->pool;
-
-		r->pool = p->next;
-		close(p->r);
-		close(p->w);
-		free(p);
-	}
+	mpc_relay_trim_pool(r);
 	if (r->reserve_fd >= 0)
 		close(r->reserve_fd);
 }

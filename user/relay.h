@@ -23,48 +23,51 @@
 struct mpc_conn;
 struct mpc_pipe;
 
+/* Sides and directions are packed: they are most of a connection's
+ * memory (the bench's per-connection state figure). */
 struct mpc_side {
 	struct mpc_ev ev;
-	struct mpc_conn *c;
-	uint8_t rd : 1;		/* readable since the last EAGAIN */
-	uint8_t wr : 1;		/* writable since the last EAGAIN */
+	uint8_t is_b : 1; /* which side of its connection (no back pointer) */
+	uint8_t rd : 1; /* readable since the last EAGAIN */
+	uint8_t wr : 1; /* writable since the last EAGAIN */
 	uint8_t registered : 1;
 	uint8_t bound_reads : 1; /* MPTCP: splice-in no more than SIOCINQ (relay.c) */
 };
 
 struct mpc_dir {
-	struct mpc_pipe *pipe;	/* NULL while nothing is in flight */
-	uint32_t queued;	/* bytes sitting in the pipe */
-	uint64_t bytes;		/* bytes delivered to the destination */
-	uint8_t eof : 1;	/* source reached EOF */
-	uint8_t shut : 1;	/* FIN propagated to the destination */
-	uint8_t held : 1;	/* not pumped yet (handshake still running) */
+	struct mpc_pipe *pipe; /* NULL while nothing is in flight */
+	uint64_t bytes;	       /* bytes delivered to the destination */
+	uint32_t queued;       /* bytes sitting in the pipe */
+	uint8_t eof : 1;       /* source reached EOF */
+	uint8_t shut : 1;      /* FIN propagated to the destination */
+	uint8_t held : 1;      /* not pumped yet (handshake still running) */
 };
 
 enum mpc_conn_state {
-	MPC_CS_HANDSHAKE = 0,	/* role-specific code owns the sockets */
-	MPC_CS_RELAY,		/* pumping (possibly with one direction held) */
-	MPC_CS_LINGER,		/* error sent, draining until the peer closes */
-	MPC_CS_DEAD,		/* closed, memory freed after the batch */
+	MPC_CS_HANDSHAKE = 0, /* role-specific code owns the sockets */
+	MPC_CS_RELAY,	      /* pumping (possibly with one direction held) */
+	MPC_CS_LINGER,	      /* error sent, draining until the peer closes */
+	MPC_CS_DEAD,	      /* closed, memory freed after the batch */
 };
 
 typedef void (*mpc_hs_cb)(struct mpc_conn *c, struct mpc_side *s, uint32_t events);
 
 struct mpc_relay {
 	struct mpc_loop *loop;
-	struct mpc_list conns;		/* every live connection */
-	struct mpc_list zombies;	/* dead, freed after the event batch */
-	struct mpc_pipe *pool;		/* idle pipes */
+	struct mpc_list conns;	 /* every live connection */
+	struct mpc_list zombies; /* dead, freed after the event batch */
+	struct mpc_pipe *pool;	 /* idle pipes */
 	uint32_t pool_n, pool_max;
-	uint32_t pipe_size;		/* F_SETPIPE_SZ, bytes */
+	uint64_t pool_used_ms; /* last time a pipe left the pool */
+	uint32_t pipe_size;    /* F_SETPIPE_SZ, bytes */
 	uint32_t n_conns, max_conns;
-	uint8_t role;			/* enum mpc_role, for bindings */
-	int binds_fd;			/* mpc_binds, or -1 */
-	int dstats_fd;			/* mpc_dstats, or -1 */
+	uint8_t role;  /* enum mpc_role, for bindings */
+	int binds_fd;  /* mpc_binds, or -1 */
+	int dstats_fd; /* mpc_dstats, or -1 */
 	uint64_t dstats[MPC_D_MAX];
 	uint64_t last_tick_ms;
-	struct mpc_tqueue linger_q;	/* error-then-drain connections */
-	int reserve_fd;			/* spare fd released to answer EMFILE */
+	struct mpc_tqueue linger_q; /* error-then-drain connections */
+	int reserve_fd;		    /* spare fd released to answer EMFILE */
 };
 
 struct mpc_conn {
@@ -73,13 +76,12 @@ struct mpc_conn {
 	struct mpc_side a, b;
 	struct mpc_dir up, down;
 	uint8_t state;
-	uint8_t bound : 1;		/* present in mpc_binds */
-	uint8_t dirty : 1;		/* bytes moved since the last flush */
-	mpc_hs_cb hs;			/* handshake handler, NULL once relaying */
-	struct mpc_timer timer;		/* handshake or linger deadline */
-	void *priv;			/* handshake state, freed by the owner */
-	void (*priv_free)(struct mpc_conn *c);
-	void *ext;			/* role data kept for the whole life */
+	uint8_t bound : 1;	/* present in mpc_binds */
+	uint8_t dirty : 1;	/* bytes moved since the last flush */
+	mpc_hs_cb hs;		/* handshake handler, NULL once relaying */
+	struct mpc_timer timer; /* handshake or linger deadline */
+	void *priv;		/* handshake state, freed by the owner */
+	void *ext; /* role data kept for the whole life */
 	/* called once, before the sockets are closed (last chance to read
 	 * their counters); it frees ext */
 	void (*on_close)(struct mpc_conn *c);
@@ -88,7 +90,7 @@ struct mpc_conn {
 	uint64_t cookie;
 	uint8_t client[16], server[16];
 	uint16_t cport, sport;
-	uint16_t bflags;		/* enum mpc_bind_flags */
+	uint16_t bflags; /* enum mpc_bind_flags */
 	uint8_t subflows;
 	uint32_t token;
 	uint64_t start_ns, last_ns;
@@ -98,7 +100,11 @@ int mpc_relay_init(struct mpc_relay *r, struct mpc_loop *loop, uint8_t role);
 void mpc_relay_fini(struct mpc_relay *r);
 /* Free dead connections; call after each loop iteration. */
 void mpc_relay_reap(struct mpc_relay *r);
-/* Once a second: refresh bindings and flush counters. */
+/* Close every idle pooled pipe (descriptors are short, or the box is
+ * idle). */
+void mpc_relay_trim_pool(struct mpc_relay *r);
+/* Once a second: refresh bindings, flush counters, and give back pooled
+ * pipes nobody has needed for a few seconds. */
 void mpc_relay_tick(struct mpc_relay *r);
 
 static inline void mpc_dcount(struct mpc_relay *r, enum mpc_dcounter c)
@@ -110,7 +116,8 @@ static inline void mpc_dcount(struct mpc_relay *r, enum mpc_dcounter c)
  * events until the relay starts. Returns NULL (and closes nothing) on
  * allocation failure. */
 struct mpc_conn *mpc_conn_new(struct mpc_relay *r, int fd_a, mpc_hs_cb hs);
-/* The usual priv_free: free(c->priv). */
+/* Free the handshake state (c->priv, malloc'd) once it is done with;
+ * done anyway when the connection is freed. */
 void mpc_conn_priv_free(struct mpc_conn *c);
 /* Attach side b (non-blocking socket, possibly still connecting). */
 int mpc_conn_set_b(struct mpc_conn *c, int fd_b);

@@ -53,6 +53,8 @@ static const char *const dcounter_names[MPC_D_MAX] = {
 	[MPC_D_FB_HIT] = "fallback_cache_hit",
 	[MPC_D_FB_EXPIRED] = "fallback_cache_expired",
 	[MPC_D_MAP_FULL] = "binding_map_full",
+	[MPC_D_SYNACK_EXACT] = "synack_opts_exact",
+	[MPC_D_SYNACK_APPROX] = "synack_opts_approx",
 };
 _Static_assert(sizeof(dcounter_names) / sizeof(dcounter_names[0]) == MPC_D_MAX,
 	       "a name for every daemon counter");
@@ -84,14 +86,15 @@ static const char *mode_name(uint8_t m)
 
 static void flags_str(uint16_t f, char *buf, size_t len)
 {
-	static const char *const names[] = { "up_mptcp", "down_mptcp", "down_cached", "implicit",
-					     "direct", "established", "lan_mptcp" };
+	static const char *const names[] = { "up_mptcp", "down_mptcp",	"down_cached", "implicit",
+					     "direct",	 "established", "lan_mptcp" };
 	size_t i, n = 0;
 
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (f & (1u << i))
-			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "", names[i]);
+			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
+				      names[i]);
 	if (!n)
 		snprintf(buf, len, "-");
 }
@@ -146,9 +149,9 @@ int cmd_bindings(int argc, char **argv)
 			       (unsigned long long)((now - b.last_ns) / 1000000), fl);
 		else
 			printf("%-20llu %-4s %-46s %-46s %3u %12llu %12llu %7llu %s\n",
-			       (unsigned long long)k.cookie, b.role == MPC_ROLE_CPE ? "cpe" : "conc",
-			       cl, sv, b.subflows, (unsigned long long)b.bytes_up,
-			       (unsigned long long)b.bytes_down,
+			       (unsigned long long)k.cookie,
+			       b.role == MPC_ROLE_CPE ? "cpe" : "conc", cl, sv, b.subflows,
+			       (unsigned long long)b.bytes_up, (unsigned long long)b.bytes_down,
 			       (unsigned long long)((now - b.start_ns) / 1000000000ull), fl);
 		n++;
 	}
@@ -250,7 +253,8 @@ static void print_counters(bool all, const char *indent)
 	for (i = 1; i < MPC_R_MAX; i++)
 		if (all || sum[i].packets)
 			printf("%s  %-24s %12llu %14llu\n", indent, mpc_reason_name(i),
-			       (unsigned long long)sum[i].packets, (unsigned long long)sum[i].bytes);
+			       (unsigned long long)sum[i].packets,
+			       (unsigned long long)sum[i].bytes);
 	printf("%sDaemon events:\n", indent);
 	for (i = 0; i < MPC_D_MAX; i++)
 		if (all || d[i])
@@ -290,8 +294,7 @@ int cmd_stats(int argc, char **argv)
 
 /* ---- status --------------------------------------------------------- */
 
-static const char *const prog_names[] = { "tc_lan", "tc_wan", "tc_pickup", "xdp_guard",
-					  "sockops" };
+static const char *const prog_names[] = { "tc_lan", "tc_wan", "tc_pickup", "xdp_guard", "sockops" };
 
 int cmd_status(int argc, char **argv)
 {
@@ -337,13 +340,15 @@ int cmd_status(int argc, char **argv)
 		printf("{\"role\":\"%s\",\"pid\":%u,\"running\":%s,\"mode\":\"%s\","
 		       "\"lan\":\"%s\",\"%s\":\"%s\",\"%s_port\":%u,\"proxy_port\":%u,"
 		       "\"bindings\":%d,\"programs\":[",
-		       role_name(info.role), info.pid, alive ? "true" : "false", mode_name(info.mode),
-		       ifn, info.role == MPC_ROLE_CPE ? "concentrator" : "listen", a,
+		       role_name(info.role), info.pid, alive ? "true" : "false",
+		       mode_name(info.mode), ifn,
+		       info.role == MPC_ROLE_CPE ? "concentrator" : "listen", a,
 		       info.role == MPC_ROLE_CPE ? "concentrator" : "listen", info.conc_port,
 		       info.proxy_port, n_binds);
 		for (i = 0; i < sizeof(prog_names) / sizeof(prog_names[0]); i++)
 			if (info.attach_mask & (1ull << i))
-				printf("%s\"%s\"", (info.attach_mask & ((1ull << i) - 1)) ? "," : "",
+				printf("%s\"%s\"",
+				       (info.attach_mask & ((1ull << i) - 1)) ? "," : "",
 				       prog_names[i]);
 		printf("],\"links\":[");
 	} else {

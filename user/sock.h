@@ -21,9 +21,9 @@
 #endif
 
 struct mpc_listen_opts {
-	bool mptcp;		/* IPPROTO_MPTCP (accepts plain TCP too) */
-	bool transparent;	/* IP_TRANSPARENT: accept for any address */
-	bool tfo_no_cookie;	/* data in the SYN without a cookie */
+	bool mptcp;	    /* IPPROTO_MPTCP (accepts plain TCP too) */
+	bool transparent;   /* IP_TRANSPARENT: accept for any address */
+	bool tfo_no_cookie; /* data in the SYN without a cookie */
 	int backlog;
 };
 

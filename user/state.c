@@ -22,8 +22,8 @@
 
 /* Pins that belong to a daemon run; mpc_fb_cache is deliberately absent. */
 static const char *const own_pins[] = {
-	"mpc_stats", "mpc_dstats", "mpc_binds", "mpc_info", "mpc_links",
-	"mpc_dst_pol", "mpc_ports", "mpc_allow", "mpc_tokens",
+	"mpc_stats",   "mpc_dstats", "mpc_binds", "mpc_info",	"mpc_links",
+	"mpc_dst_pol", "mpc_ports",  "mpc_allow", "mpc_tokens",
 };
 
 static bool on_bpffs(const char *path)
@@ -178,6 +178,7 @@ int mpc_state_open(struct mpc_state *st, const char *pin_dir, const struct mpc_s
 	st->pol_fd = bpf_map__fd(st->skel->maps.mpc_dst_pol);
 	st->ports_fd = bpf_map__fd(st->skel->maps.mpc_ports);
 	st->tokens_fd = bpf_map__fd(st->skel->maps.mpc_tokens);
+	st->synack_fd = bpf_map__fd(st->skel->maps.mpc_synack);
 	return 0;
 }
 

@@ -17,8 +17,8 @@
 struct state_bpf;
 
 struct mpc_state_opts {
-	uint32_t bind_max;	/* mpc_binds / mpc_tokens entries, 0 = default */
-	uint32_t fb_max;	/* mpc_fb_cache entries, 0 = default */
+	uint32_t bind_max; /* mpc_binds / mpc_tokens entries, 0 = default */
+	uint32_t fb_max;   /* mpc_fb_cache entries, 0 = default */
 };
 
 struct mpc_state {
@@ -26,7 +26,7 @@ struct mpc_state {
 	char pin_dir[PATH_MAX];
 	int lock_fd;
 	int binds_fd, stats_fd, dstats_fd, info_fd, links_fd;
-	int fb_fd, allow_fd, pol_fd, ports_fd, tokens_fd;
+	int fb_fd, allow_fd, pol_fd, ports_fd, tokens_fd, synack_fd;
 };
 
 /* Mount bpffs if needed, create and lock the pin directory (one daemon per

@@ -16,15 +16,15 @@
 #include <netinet/in.h>
 
 /* §1.3 fixed header: Version(8) | Total Length(8, words) | Magic(16). */
-#define MPC_CV_VERSION		1
-#define MPC_CV_MAGIC		0x2263	/* = 8803 decimal */
-#define MPC_CV_HDR_LEN		4
-#define MPC_CV_MAX_LEN		(255 * 4)	/* Total Length is 8 bits of words */
+#define MPC_CV_VERSION 1
+#define MPC_CV_MAGIC 0x2263 /* = 8803 decimal */
+#define MPC_CV_HDR_LEN 4
+#define MPC_CV_MAX_LEN (255 * 4) /* Total Length is 8 bits of words */
 
 struct mpc_cv_hdr {
 	uint8_t version;
-	uint8_t total_len;	/* 32-bit words, header included */
-	uint16_t magic;		/* network order */
+	uint8_t total_len; /* 32-bit words, header included */
+	uint16_t magic;	   /* network order */
 } __attribute__((packed));
 _Static_assert(sizeof(struct mpc_cv_hdr) == 4, "Convert fixed header is 4 bytes");
 
@@ -50,7 +50,7 @@ enum mpc_cv_type {
 struct mpc_cv_connect_wire {
 	uint8_t type;
 	uint8_t len;
-	uint16_t port;		/* network order */
+	uint16_t port; /* network order */
 	uint8_t addr[16];
 } __attribute__((packed));
 _Static_assert(sizeof(struct mpc_cv_connect_wire) == 20, "base Connect is 20 bytes");
@@ -70,13 +70,13 @@ enum mpc_cv_error {
 };
 
 /* Size limits of decoded fields (each bounded by the 1020-byte message). */
-#define MPC_CV_OPTS_MAX		40	/* TCP option space */
-#define MPC_CV_KINDS_MAX	64
-#define MPC_CV_COOKIE_MAX	64
-#define MPC_CV_ERRVAL_MAX	MPC_CV_MAX_LEN
+#define MPC_CV_OPTS_MAX 40 /* TCP option space */
+#define MPC_CV_KINDS_MAX 64
+#define MPC_CV_COOKIE_MAX 64
+#define MPC_CV_ERRVAL_MAX MPC_CV_MAX_LEN
 
 /* Bit of `present` for TLV type t (every type of enum mpc_cv_type is < 64). */
-#define MPC_CV_TLV_BIT(t)	(1ULL << (t))
+#define MPC_CV_TLV_BIT(t) (1ULL << (t))
 
 /*
  * A decoded Convert message. `present` has MPC_CV_TLV_BIT(type) set for each
@@ -84,13 +84,13 @@ enum mpc_cv_error {
  */
 struct mpc_cv_msg {
 	uint8_t version;
-	uint16_t total_len;		/* bytes, header included */
+	uint16_t total_len; /* bytes, header included */
 	uint64_t present;
 
 	struct {
-		uint16_t port;		/* host order, never 0 */
-		struct in6_addr addr;	/* IPv4-mapped for IPv4 */
-		bool extended;		/* Length > 5 on the wire */
+		uint16_t port;	      /* host order, never 0 */
+		struct in6_addr addr; /* IPv4-mapped for IPv4 */
+		bool extended;	      /* Length > 5 on the wire */
 		/* Options to act on: kinds 2, 3, 5 removed (MUST be ignored,
 		 * §1.5), padding removed; each is {kind, len, value}. */
 		uint8_t opts[MPC_CV_OPTS_MAX];
@@ -106,16 +106,16 @@ struct mpc_cv_msg {
 
 	struct {
 		uint8_t kinds[MPC_CV_KINDS_MAX];
-		uint8_t n_kinds;	/* zero padding excluded */
+		uint8_t n_kinds; /* zero padding excluded */
 	} supp_ext;
 
 	struct {
 		uint8_t data[MPC_CV_COOKIE_MAX];
-		uint8_t len;		/* bytes as received (padding kept) */
+		uint8_t len; /* bytes as received (padding kept) */
 	} cookie;
 
 	struct {
-		uint8_t code;		/* enum mpc_cv_error */
+		uint8_t code; /* enum mpc_cv_error */
 		/* Bytes after the code octet, padding included. For codes 1
 		 * and 2 value[0] is the zero octet and the echo starts at
 		 * value[1]. */
@@ -141,7 +141,7 @@ struct mpc_cv_msg {
  * On success reply_code is -1 and reset is false.
  */
 struct mpc_cv_status {
-	int reply_code;		/* enum mpc_cv_error, or -1 when none */
+	int reply_code; /* enum mpc_cv_error, or -1 when none */
 	bool reset;
 	const char *detail;
 };
@@ -156,8 +156,8 @@ struct mpc_cv_status {
  * (A converter-sent Connect for incoming connections, §1.1, is not
  * supported: this project converts outgoing connections only.) */
 enum mpc_cv_side {
-	MPC_CV_SIDE_CONVERTER,	/* decoding a client's message */
-	MPC_CV_SIDE_CLIENT,	/* decoding a converter's reply */
+	MPC_CV_SIDE_CONVERTER, /* decoding a client's message */
+	MPC_CV_SIDE_CLIENT,    /* decoding a converter's reply */
 };
 
 /*
@@ -200,8 +200,8 @@ int mpc_cv_msg_len(const uint8_t *buf, size_t len, struct mpc_cv_status *st);
  * A message with no TLV at all decodes fine: whether a Connect or Info is
  * required is the caller's policy (check msg->present).
  */
-int mpc_cv_decode(const uint8_t *buf, size_t len, enum mpc_cv_side side,
-		  struct mpc_cv_msg *msg, struct mpc_cv_status *st);
+int mpc_cv_decode(const uint8_t *buf, size_t len, enum mpc_cv_side side, struct mpc_cv_msg *msg,
+		  struct mpc_cv_status *st);
 
 /*
  * Encoders write into `buf` (capacity `cap`). An encoded message is a
@@ -245,8 +245,7 @@ int mpc_cv_finish(struct mpc_cv_buf *b);
  * Build a whole Error message (header + one Error TLV with `value`) into
  * `out`. Returns its length or -1 when it does not fit.
  */
-int mpc_cv_build_error(uint8_t *out, size_t cap, uint8_t code, const uint8_t *value,
-		       size_t vlen);
+int mpc_cv_build_error(uint8_t *out, size_t cap, uint8_t code, const uint8_t *value, size_t vlen);
 
 /*
  * Build the converter's canonical reply to a failed decode: `rx`/`rxlen` are

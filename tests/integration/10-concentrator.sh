@@ -135,6 +135,42 @@ for f in 4 6; do
 		fi
 	fi
 
+	# ---- Extended TCP Header = the server's SYN-ACK options ---------
+	if tcase "v$f: Extended TCP Header is the server's own SYN-ACK options, MP_CAPABLE key removed"; then
+		p=$((8250 + f))
+		bg "$NS_SRV" /dev/null "$PEER" --listen "$(srv_of $f $p)" --mptcp --echo --count 1 --timeout 30
+		spid=$BG_PID
+		wait_listen "$NS_SRV" $p
+		pc=$MPC_TMP/srvsyn$f.pcap
+		bg "$NS_CONC" "$MPC_TMP/tds$f.log" tcpdump --immediate-mode -U -n -i srv0 -w "$pc" "tcp port $p"
+		tpid=$BG_PID
+		wait_until 5 grep -q "listening on" "$MPC_TMP/tds$f.log"
+		out=$(cli $f --target "$(srv_of $f $p)" --send-bytes 1000 2>&1)
+		wait_pid_exit $spid 10
+		stop_pid $tpid
+		synack=$(/usr/bin/python3 "$PCAP" "$pc" | grep "flags=SA " | head -1 | sed -n 's/.* opts=\([0-9a-f]*\) .*/\1/p')
+		# MP_CAPABLE in a SYN-ACK: 1e 0c <ver/sub> <flags> <8-byte key>
+		want=$(/usr/bin/python3 -c '
+import sys
+o = bytes.fromhex(sys.argv[1]); out = b""; i = 0
+while i < len(o):
+    k = o[i]
+    if k == 0: break
+    if k == 1: out += o[i:i+1]; i += 1; continue
+    l = o[i+1]
+    out += bytes([30, 4, o[i+2], o[i+3]]) if k == 30 else o[i:i+l]
+    i += l
+print(out.hex())' "$synack")
+		got=$(sed -n 's/.*ext_tcp_hdr=\([0-9a-f]*\).*/\1/p' <<<"$out")
+		if [ -z "$synack" ]; then
+			fail "no SYN-ACK captured"
+		elif [ "$got" != "$want" ]; then
+			fail "ext_tcp_hdr $got, server SYN-ACK options $synack (expected $want)"
+		else
+			pass "$got"
+		fi
+	fi
+
 	# ---- errors, produced for real ---------------------------------
 	expect_error() {	# expect_error CODE VALUE_PREFIX CLI_ARGS...
 		local code=$1 val=$2 out rc
@@ -249,6 +285,52 @@ if tcase "connection limit gives Error 64 (Resource Exceeded)"; then
 		stop_pid "$hold"
 		stop_pid "$CONC_PID"
 	} || fail "second concentrator did not start"
+fi
+
+# ---- out of file descriptors: Error 64, no crash, no leak ------------
+if tcase "out of file descriptors: Error 64 to the excess, the rest intact, fds recover"; then
+	PIN3=$(pin_dir conc3)
+	# a tiny RLIMIT_NOFILE: the daemon raises its soft limit to the hard
+	# one, so cap both
+	bg "$NS_CONC" "$MPC_TMP/conc-5126.log" prlimit --nofile=48:48 "$MPCONV" -v --pin-path "$PIN3" \
+		concentrator --listen "$CONC4:5126" --allow 198.51.100.0/24
+	c3=$BG_PID
+	if wait_listen "$NS_CONC" 5126; then
+		p=8700
+		bg "$NS_SRV" /dev/null "$PEER" --listen "$SRV4:$p" --echo --timeout 120
+		epid=$BG_PID
+		wait_listen "$NS_SRV" $p
+		base=$(fd_count $c3)
+		out=$(nsx "$NS_CPE" "$CLI" --conc "$CONC4:5126" --target "$SRV4:$p" --parallel 40 \
+			--bytes 2000000 --timeout 90 2>&1)
+		sleep 1.2	# counters are flushed once a second
+		e64=$("$MPCONV" --pin-path "$PIN3" -j stats | grep -o '"err_tx_resource_exceeded":[0-9]*' | grep -o '[0-9]*$')
+		emf=$("$MPCONV" --pin-path "$PIN3" -j stats | grep -o '"out_of_fds":[0-9]*' | grep -o '[0-9]*$')
+		summary=$(grep "^parallel:" <<<"$out")
+		okn=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$summary")
+		# every failure must be an Error 64, never a hang or bad data
+		other=$(grep "^conn: " <<<"$out" | grep -v "code=64\|error 64\|Error 64\|err64\|resource" | head -3)
+		back() { [ "$(fd_count $c3)" -le "$base" ]; }
+		if ! kill -0 $c3 2>/dev/null; then
+			fail "the concentrator died"
+		elif [ "${e64:-0}" -lt 1 ] || [ "${emf:-0}" -lt 1 ]; then
+			fail "no Error 64 / out_of_fds counted ($e64/$emf): $summary"
+		elif [ "${okn:-0}" -lt 1 ]; then
+			fail "no connection succeeded: $summary"
+		elif ! wait_until 15 back; then
+			fail "fds: $base before, $(fd_count $c3) after"
+		elif ! nsx "$NS_CPE" "$CLI" --conc "$CONC4:5126" --target "$SRV4:$p" \
+			--send-bytes 100000 --timeout 20 >/dev/null 2>&1; then
+			fail "not serving afterwards"
+		else
+			pass "$summary; Error 64 sent $e64 times"
+			[ -n "$other" ] && echo "# other failures: $other"
+		fi
+		stop_pid $epid
+	else
+		fail "did not start: $(tail -3 "$MPC_TMP/conc-5126.log")"
+	fi
+	stop_pid $c3
 fi
 
 # ---- 200 concurrent connections ----------------------------------------

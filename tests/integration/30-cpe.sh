@@ -144,8 +144,14 @@ for f in 4 6; do
 		spid=$BG_PID
 		wait_listen "$NS_SRV" $p
 		b0=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"lan_native_mptcp":{"packets":[0-9]*' | grep -o '[0-9]*$')
-		nsx "$NS_CLI" "$PEER" --connect "$(srv_of $f $p)" --mptcp --send-bytes 100000 --echo \
-			--timeout 10 >"$MPC_TMP/natc$f.log" 2>&1
+		if [ $f = 4 ]; then
+			# a stock TCP tool made MPTCP by mptcpize (LD_PRELOAD)
+			nsx "$NS_CLI" mptcpize run "$PEER" --connect "$(srv_of $f $p)" --tcp \
+				--send-bytes 100000 --echo --timeout 10 >"$MPC_TMP/natc$f.log" 2>&1
+		else
+			nsx "$NS_CLI" "$PEER" --connect "$(srv_of $f $p)" --mptcp --send-bytes 100000 \
+				--echo --timeout 10 >"$MPC_TMP/natc$f.log" 2>&1
+		fi
 		rc=$?
 		wait_pid_exit $spid 10
 		b1=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"lan_native_mptcp":{"packets":[0-9]*' | grep -o '[0-9]*$')
@@ -189,7 +195,7 @@ if tcase "a Convert Error from the concentrator resets the LAN client promptly";
 fi
 
 # ---- aggregation: 2 x 20 Mbit/s -----------------------------------------
-if tcase "2x20 Mbit/s: one TCP download through mpconv reaches >= 0.9 of the sum, over both links"; then
+if tcase "2x20 Mbit/s: one TCP download through mpconv (v4 and v6) reaches >= 0.9 of the sum, over both links"; then
 	shape "$NS_CPE" wan1 20 && shape "$NS_CONC" acc1 20 && shape "$NS_CPE" wan2 20 &&
 		shape "$NS_CONC" acc2 20
 	bg "$NS_SRV" /dev/null iperf3 -s -B "$SRV4" -p 5201
@@ -201,6 +207,13 @@ if tcase "2x20 Mbit/s: one TCP download through mpconv reaches >= 0.9 of the sum
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
 	sleep 1.2	# one status tick: the link counters are published once a second
 	read -r a1 b1 <<<"$(links_rx "$PINE")"
+	# and over IPv6
+	bg "$NS_SRV" /dev/null iperf3 -s -B "$SRV6" -p 5202
+	ipid6=$BG_PID
+	wait_listen "$NS_SRV" 5202
+	conv6=$(nsx "$NS_CLI" iperf3 -c "$SRV6" -p 5202 -R -t 12 -O 2 -J 2>/dev/null |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
+	stop_pid $ipid6
 	# the same download over one link, without mpconv (bypassed)
 	stop_pid $CPE_PID
 	single=$(nsx "$NS_CLI" iperf3 -c "$SRV4" -p 5201 -R -t 12 -O 2 -J 2>/dev/null |
@@ -210,9 +223,10 @@ if tcase "2x20 Mbit/s: one TCP download through mpconv reaches >= 0.9 of the sum
 	r1=$(awk -v c="$conv" -v s="$single" 'BEGIN { printf "%.3f", c / s }')
 	rs=$(awk -v c="$conv" -v s="$single" 'BEGIN { printf "%.3f", c / (2 * s) }')
 	msg="mpconv $(awk -v c="$conv" 'BEGIN{printf "%.1f", c/1e6}') Mbit/s = $r of 40 Mbit/s, $rs of 2x single-link goodput, ${r1}x one link ($(awk -v s="$single" 'BEGIN{printf "%.1f", s/1e6}') Mbit/s)"
-	msg="$msg; wan1 +$(((a1 - a0) / 1000000)) MB, wan2 +$(((b1 - b0) / 1000000)) MB"
+	r6=$(awk -v c="$conv6" 'BEGIN { printf "%.3f", c / 40e6 }')
+	msg="$msg; wan1 +$(((a1 - a0) / 1000000)) MB, wan2 +$(((b1 - b0) / 1000000)) MB; IPv6 $(awk -v c="$conv6" 'BEGIN{printf "%.1f", c/1e6}') Mbit/s = $r6"
 	echo "# $msg"
-	if ! awk -v r="$r" 'BEGIN { exit !(r >= 0.9) }'; then
+	if ! awk -v r="$r" -v r6="$r6" 'BEGIN { exit !(r >= 0.9 && r6 >= 0.9) }'; then
 		fail "$msg"
 	elif [ $((a1 - a0)) -lt 10000000 ] || [ $((b1 - b0)) -lt 10000000 ]; then
 		fail "a WAN link carried less than 10 MB: $msg"
@@ -225,26 +239,30 @@ if tcase "2x20 Mbit/s: one TCP download through mpconv reaches >= 0.9 of the sum
 fi
 
 
-if tcase "a bypass prefix is not proxied"; then
-	stop_pid $CPE_PID
-	start_cpe --bypass 203.0.113.3/32 --bypass 2001:db8:2::3/128
-	p=9500
-	bg "$NS_SRV" "$MPC_TMP/byp.log" "$PEER" --listen "$SRV2_4:$p" --echo --count 1 --timeout 20
-	wait_listen "$NS_SRV" $p
-	nsx "$NS_CLI" "$PEER" --connect "$SRV2_4:$p" --tcp --send-bytes 10000 --echo --timeout 10 >/dev/null 2>&1
-	rc=$?
-	peer=$(sed -n 's/^conn peer=\([^ ]*\) .*/\1/p' "$MPC_TMP/byp.log")
-	byp=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"lan_bypass":{"packets":[0-9]*' | grep -o '[0-9]*$')
-	if [ $rc != 0 ]; then
-		fail "transfer failed"
-	elif [[ "$peer" != 192.0.2.2:* ]]; then
-		fail "server saw $peer: the connection was proxied"
-	elif [ "${byp:-0}" -lt 1 ]; then
-		fail "lan_bypass counter is ${byp:-0}"
-	else
-		pass
+stop_pid $CPE_PID
+start_cpe --bypass 203.0.113.3/32 --bypass 2001:db8:2::3/128
+for f in 4 6; do
+	if tcase "v$f: a bypass prefix is not proxied"; then
+		p=$((9500 + f))
+		h=$([ $f = 4 ] && echo "$SRV2_4:$p" || echo "[$SRV2_6]:$p")
+		byp0=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"lan_bypass":{"packets":[0-9]*' | grep -o '[0-9]*$')
+		bg "$NS_SRV" "$MPC_TMP/byp$f.log" "$PEER" --listen "$h" --echo --count 1 --timeout 20
+		wait_listen "$NS_SRV" $p
+		nsx "$NS_CLI" "$PEER" --connect "$h" --tcp --send-bytes 10000 --echo --timeout 10 >/dev/null 2>&1
+		rc=$?
+		peer=$(sed -n 's/^conn peer=\([^ ]*\) .*/\1/p' "$MPC_TMP/byp$f.log")
+		byp=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"lan_bypass":{"packets":[0-9]*' | grep -o '[0-9]*$')
+		if [ $rc != 0 ]; then
+			fail "transfer failed"
+		elif [[ "$peer" != 192.0.2.2:* && "$peer" != "[2001:db8:1::2]:"* ]]; then
+			fail "server saw $peer: the connection was proxied"
+		elif [ "${byp:-0}" -le "${byp0:-0}" ]; then
+			fail "lan_bypass counter did not move (${byp0:-0} -> ${byp:-0})"
+		else
+			pass
+		fi
 	fi
-fi
+done
 
 if tcase "after mpconv cpe exits: no BPF program on the LAN, rules and endpoints gone"; then
 	stop_pid $CPE_PID
