@@ -228,7 +228,12 @@ static __always_inline int mpc_parse_tcp(void *data, void *data_end, struct mpc_
 	tf = ((__u8 *)th)[13]; /* CWR ECE URG ACK PSH RST SYN FIN */
 	p->flags |= ((tf >> 1) & 1) * MPC_PF_SYN | ((tf >> 4) & 1) * MPC_PF_ACK |
 		    ((tf >> 2) & 1) * MPC_PF_RST | (tf & 1) * MPC_PF_FIN;
-	if (thlen == MPC_TCP_HDR_MIN)
+	/* Every option any program acts on (MP_CAPABLE, MP_JOIN,
+	 * MP_PREFER_PROXY) is read from a SYN without ACK only; on every
+	 * other segment the walk would cost a per-CPU map copy and a dozen
+	 * steps (timestamps) per packet for nothing, and a malformed option
+	 * there is the endpoints' business, not a classifier's. */
+	if (thlen == MPC_TCP_HDR_MIN || (tf & 0x12) != 0x02)
 		return MPC_R_UNSPEC;
 	return mpc_parse_opts(data_end, th, p);
 }
