@@ -372,6 +372,34 @@ dump_logs() {
 # sha FILE: the sha256 of FILE
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# data_diff WANT GOT: one line on how GOT differs from WANT (sizes, the
+# first differing offset, how many 4 KiB blocks differ, and where in WANT
+# the first bad block's bytes come from, if anywhere: a shift, a repeat
+# or foreign data tell different bugs apart). GOT is kept for a post
+# mortem under a mktemp directory the line names.
+data_diff() {
+	local keep
+	keep=$(mktemp -d /tmp/mpconv-diff.XXXXXX) && cp "$2" "$keep/" 2>/dev/null
+	python3 - "$1" "$2" "$keep" <<'PY'
+import sys
+w = open(sys.argv[1], "rb").read()
+g = open(sys.argv[2], "rb").read()
+n = min(len(w), len(g))
+first = next((i for i in range(0, n, 4096) if w[i:i + 4096] != g[i:i + 4096]), None)
+if first is None:
+    print("sizes %d/%d, common prefix equal; got kept in %s" % (len(w), len(g), sys.argv[3]))
+    sys.exit()
+first += next(i for i in range(4096) if w[first + i] != g[first + i])
+bad = sum(1 for i in range(0, n, 4096) if w[i:i + 4096] != g[i:i + 4096])
+probe = g[first:first + 64]
+src = w.find(probe) if len(probe) == 64 else -1
+print("sizes want %d got %d; first difference at %d; %d of %d 4K blocks differ; "
+      "got[%d:+64] %s; kept in %s" % (len(w), len(g), first, bad, (n + 4095) // 4096, first,
+      "is want[%d:] (shift %+d)" % (src, src - first) if src >= 0 else "is not in want",
+      sys.argv[3]))
+PY
+}
+
 # mkdata FILE MIB: random test data
 mkdata() { head -c "$(($2 * 1048576))" /dev/urandom >"$1"; }
 

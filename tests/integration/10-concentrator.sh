@@ -60,9 +60,9 @@ for f in 4 6; do
 		if [ $rc != 0 ]; then
 			fail "client exit $rc: $out"
 		elif [ "$(sha "$MPC_TMP/srv_rx$f")" != "$UP_SHA" ]; then
-			fail "upstream data differs"
+			fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$MPC_TMP/srv_rx$f")"
 		elif [ "$(sha "$MPC_TMP/cli_rx$f")" != "$DOWN_SHA" ]; then
-			fail "downstream data differs"
+			fail "downstream data differs: $(data_diff "$MPC_TMP/down" "$MPC_TMP/cli_rx$f")"
 		elif ! grep -q "mptcp: yes" <<<"$out"; then
 			fail "client leg is not MPTCP: $out"
 		elif ! grep -q "mptcp=1" "$MPC_TMP/srv-$f.log"; then

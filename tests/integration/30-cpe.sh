@@ -76,9 +76,9 @@ for f in 4 6; do
 		if [ $rc != 0 ]; then
 			fail "client: $out"
 		elif [ "$(sha "$MPC_TMP/srx$f")" != "$(sha "$MPC_TMP/up")" ]; then
-			fail "upstream data differs"
+			fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$MPC_TMP/srx$f")"
 		elif [ "$(sha "$MPC_TMP/crx$f")" != "$(sha "$MPC_TMP/down")" ]; then
-			fail "downstream data differs"
+			fail "downstream data differs: $(data_diff "$MPC_TMP/down" "$MPC_TMP/crx$f")"
 		elif [[ "$peer" != 203.0.113.1:* && "$peer" != "[2001:db8:2::1]:"* ]]; then
 			fail "the server saw $peer, not the concentrator"
 		else

@@ -82,7 +82,7 @@ for f in 4 6; do
 			fail "client failed: $(cat "$MPC_TMP/cli$f.log")"
 		elif [ "$(sha "$MPC_TMP/srx$f")" != "$(sha "$MPC_TMP/up")" ] ||
 			[ "$(sha "$MPC_TMP/crx$f")" != "$(sha "$MPC_TMP/down")" ]; then
-			fail "data differs"
+			fail "data differs: up $(data_diff "$MPC_TMP/up" "$MPC_TMP/srx$f"); down $(data_diff "$MPC_TMP/down" "$MPC_TMP/crx$f")"
 		elif [[ "$syn" != *"opts="*1e04f000* ]]; then
 			fail "SYN on the WAN lacks MP_PREFER_PROXY (1e04f000): $syn"
 		elif [ $bound != 0 ]; then

@@ -184,9 +184,9 @@ run_topo() {
 	elif [ $rc != 0 ]; then
 		fail "client exit $rc: $(cat "$clog")"
 	elif [ "$(sha "$srx")" != "$UP_SHA" ]; then
-		fail "upstream data differs ($(cat "$slog"))"
+		fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$srx") ($(cat "$slog"))"
 	elif [ "$(sha "$crx")" != "$DOWN_SHA" ]; then
-		fail "downstream data differs"
+		fail "downstream data differs: $(data_diff "$MPC_TMP/down" "$crx")"
 	elif [[ "$d" != "cli=$1/"*" cpe=$2/"*" conc=$3/"* ]]; then
 		fail "MPCapableSYNACKRX/SYNTX deltas $d, want SYNACKRX $want"
 	elif ! grep -q "mptcp=$([ $server = mptcp ] && echo 1 || echo 0) " "$slog"; then

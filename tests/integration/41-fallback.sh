@@ -141,7 +141,7 @@ convert() {
 	if [ $rc != 0 ]; then
 		CV_WHY="client exit $rc: $CV_OUT"
 	elif [ "$(sha "$MPC_TMP/srx")" != "$UP_SHA" ] || [ "$(sha "$MPC_TMP/crx")" != "$DOWN_SHA" ]; then
-		CV_WHY="data differs"
+		CV_WHY="data differs: up $(data_diff "$MPC_TMP/up" "$MPC_TMP/srx"); down $(data_diff "$MPC_TMP/down" "$MPC_TMP/crx")"
 	fi
 	[ -z "$CV_WHY" ]
 }
@@ -468,7 +468,7 @@ print(",".join(b["flags"] for b in json.load(sys.stdin) if b["server_port"] == i
 	if [ $rc != 0 ]; then
 		CV_WHY="client exit $rc: $CV_OUT"
 	elif [ "$(sha "$MPC_TMP/srx")" != "$UP_SHA" ] || [ "$(sha "$MPC_TMP/crx")" != "$DOWN_SHA" ]; then
-		CV_WHY="data differs"
+		CV_WHY="data differs: up $(data_diff "$MPC_TMP/up" "$MPC_TMP/srx"); down $(data_diff "$MPC_TMP/down" "$MPC_TMP/crx")"
 	fi
 	[ -z "$CV_WHY" ]
 }
