@@ -376,10 +376,13 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 # first differing offset, how many 4 KiB blocks differ, and where in WANT
 # the first bad block's bytes come from, if anywhere: a shift, a repeat
 # or foreign data tell different bugs apart). GOT is kept for a post
-# mortem under a mktemp directory the line names.
+# mortem under a mktemp directory the line names, with WANT beside it as
+# "sent" (test data is random per run: without it GOT cannot be mapped
+# back, e.g. by tests/tools/mptcp_stream.py).
 data_diff() {
 	local keep
-	keep=$(mktemp -d /tmp/mpconv-diff.XXXXXX) && cp "$2" "$keep/" 2>/dev/null
+	keep=$(mktemp -d /tmp/mpconv-diff.XXXXXX) && cp "$2" "$keep/" 2>/dev/null &&
+		cp "$1" "$keep/sent" 2>/dev/null
 	python3 - "$1" "$2" "$keep" <<'PY'
 import sys
 w = open(sys.argv[1], "rb").read()
