@@ -34,6 +34,11 @@
 # never intercepted, the concentrator being on the CPE's bypass list).
 # Topology 3 and the direct-mode cache shortcut run last, with the
 # concentrator stopped and the CPE restarted in direct mode.
+#
+# MPC_CAPTURE=1 captures each case where the MPTCP upload is received (the
+# server's interface, the concentrator's access side) and, when the server
+# got other bytes than were sent, says whether the bytes on the wire were
+# right (tests/tools/mptcp_stream.py) and keeps the captures.
 . "$(dirname "$0")/../lib.sh"
 
 PEER=$TOOLS/mpc_peer
@@ -117,6 +122,42 @@ leg_deltas() {
 	echo "${out% }"
 }
 
+# capture_start P / capture_stop: MPC_CAPTURE=1 only (see the top)
+CAP_PIDS=()
+capture_start() {
+	local p=$1
+	CAP_PIDS=()
+	[ "${MPC_CAPTURE:-0}" = 1 ] || return 0
+	bg "$NS_SRV" "$MPC_TMP/cap.srv.$p.log" tcpdump -i eth0 -s 0 -U -w "$MPC_TMP/cap.srv.$p" \
+		tcp port $p
+	CAP_PIDS+=($BG_PID)
+	bg "$NS_CONC" "$MPC_TMP/cap.conc.$p.log" tcpdump -i any -s 0 -U \
+		-w "$MPC_TMP/cap.conc.$p" tcp port $PORT
+	CAP_PIDS+=($BG_PID)
+	wait_until 5 grep -q listening "$MPC_TMP/cap.srv.$p.log" &&
+		wait_until 5 grep -q listening "$MPC_TMP/cap.conc.$p.log"
+}
+capture_stop() {
+	local pid
+	for pid in "${CAP_PIDS[@]}"; do
+		stop_pid $pid
+	done
+}
+# wire_verdict P RECEIVED: what the captures say about the upload of case P
+wire_verdict() {
+	local p=$1 got=$2 keep w out
+	[ "${MPC_CAPTURE:-0}" = 1 ] || return 0
+	keep=$(mktemp -d /tmp/mpconv-cap.XXXXXX) || return 0
+	cp "$MPC_TMP/cap.srv.$p" "$MPC_TMP/cap.conc.$p" "$keep/" 2>/dev/null
+	for w in srv:$p conc:$PORT; do
+		out=$($PY "$MPC_REPO/tests/tools/mptcp_stream.py" "$MPC_TMP/cap.${w%:*}.$p" \
+			"$MPC_TMP/up" --port ${w#*:} --skip auto --got "$got" 2>&1 |
+			grep -E '^(bad-map|join|got|mappings)' | head -9 | tr '\n' ' ')
+		echo -n "; wire at ${w%:*}: ${out:-no MPTCP upload}"
+	done
+	echo "; captures in $keep"
+}
+
 # run_topo N FAMILY CLIENT SERVER EXPECT_ACKS CONC_FLAGS CPE_FLAGS
 #   CLIENT: convert (mpc_testcli from C to the concentrator) | tcp | mptcp
 #   SERVER: tcp | mptcp
@@ -137,6 +178,7 @@ run_topo() {
 	spid=$BG_PID
 	wait_listen "$NS_SRV" $p || { fail "server did not listen"; return 1; }
 	snap before
+	capture_start $p
 	case $client in
 	convert)
 		# mpc_testcli reads --send as a stream: a fifo whose writer
@@ -174,6 +216,7 @@ run_topo() {
 	wait_pid_exit $cpid 60
 	rc=$?
 	wait_pid_exit $spid 20
+	capture_stop
 	snap after
 	d=$(leg_deltas "$before" "$after")
 	set -- $acks
@@ -184,7 +227,8 @@ run_topo() {
 	elif [ $rc != 0 ]; then
 		fail "client exit $rc: $(cat "$clog")"
 	elif [ "$(sha "$srx")" != "$UP_SHA" ]; then
-		fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$srx") ($(cat "$slog"))"
+		fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$srx") ($(cat "$slog"))$(
+			wire_verdict $p "$srx")"
 	elif [ "$(sha "$crx")" != "$DOWN_SHA" ]; then
 		fail "downstream data differs: $(data_diff "$MPC_TMP/down" "$crx")"
 	elif [[ "$d" != "cli=$1/"*" cpe=$2/"*" conc=$3/"* ]]; then
