@@ -35,10 +35,15 @@
 # Topology 3 and the direct-mode cache shortcut run last, with the
 # concentrator stopped and the CPE restarted in direct mode.
 #
-# MPC_CAPTURE=1 captures each case where the MPTCP upload is received (the
-# server's interface, the concentrator's access side) and, when the server
-# got other bytes than were sent, says whether the bytes on the wire were
-# right (tests/tools/mptcp_stream.py) and keeps the captures.
+# Each case captures where the MPTCP upload is received (the server's
+# interface, the concentrator's access side; MPC_CAPTURE=0 turns it off)
+# and, when the server got other bytes than were sent, says whether the
+# bytes on the wire were right (tests/tools/mptcp_stream.py) and keeps the
+# captures. When every mapping on the wire carried the right bytes and the
+# receiver's error has the signature of the 6.18 join bug (README, "A
+# kernel bug"), the case is reported as a SKIP naming it, not a pass:
+# the end-to-end check could not be made, and what mpconv is responsible
+# for (the bytes it sent) was verified. Any other mismatch fails.
 . "$(dirname "$0")/../lib.sh"
 
 PEER=$TOOLS/mpc_peer
@@ -122,12 +127,12 @@ leg_deltas() {
 	echo "${out% }"
 }
 
-# capture_start P / capture_stop: MPC_CAPTURE=1 only (see the top)
+# capture_start P / capture_stop: unless MPC_CAPTURE=0 (see the top)
 CAP_PIDS=()
 capture_start() {
 	local p=$1
 	CAP_PIDS=()
-	[ "${MPC_CAPTURE:-0}" = 1 ] || return 0
+	[ "${MPC_CAPTURE:-1}" = 1 ] || return 0
 	bg "$NS_SRV" "$MPC_TMP/cap.srv.$p.log" tcpdump -i eth0 -s 0 -U -w "$MPC_TMP/cap.srv.$p" \
 		tcp port $p
 	CAP_PIDS+=($BG_PID)
@@ -145,14 +150,21 @@ capture_stop() {
 }
 # wire_verdict P RECEIVED: what the captures say about the upload of case P
 wire_verdict() {
-	local p=$1 got=$2 keep w out
-	[ "${MPC_CAPTURE:-0}" = 1 ] || return 0
+	local p=$1 got=$2 keep w out full
+	WIRE_KBUG=""
+	[ "${MPC_CAPTURE:-1}" = 1 ] || return 0
 	keep=$(mktemp -d /tmp/mpconv-cap.XXXXXX) || return 0
 	cp "$MPC_TMP/cap.srv.$p" "$MPC_TMP/cap.conc.$p" "$keep/" 2>/dev/null
 	for w in srv:$p conc:$PORT; do
-		out=$($PY "$MPC_REPO/tests/tools/mptcp_stream.py" "$MPC_TMP/cap.${w%:*}.$p" \
-			"$MPC_TMP/up" --port ${w#*:} --skip auto --got "$got" 2>&1 |
-			grep -E '^(bad-map|join|got|mappings)' | head -9 | tr '\n' ' ')
+		full=$($PY "$MPC_REPO/tests/tools/mptcp_stream.py" "$MPC_TMP/cap.${w%:*}.$p" \
+			"$MPC_TMP/up" --port ${w#*:} --skip auto --got "$got" 2>&1)
+		out=$(grep -E '^(bad-map|join|got|mappings)' <<<"$full" | head -9 | tr '\n' ' ')
+		# the known kernel bug: the wire was right (bad=0) and the
+		# receiver put a join's first mapping at its own data ACK
+		if grep -qx "mappings=[0-9]* bad=0" <<<"$full" &&
+			grep -q "^got signature:" <<<"$full"; then
+			WIRE_KBUG=${w%:*}
+		fi
 		echo -n "; wire at ${w%:*}: ${out:-no MPTCP upload}"
 	done
 	echo "; captures in $keep"
@@ -227,8 +239,16 @@ run_topo() {
 	elif [ $rc != 0 ]; then
 		fail "client exit $rc: $(cat "$clog")"
 	elif [ "$(sha "$srx")" != "$UP_SHA" ]; then
-		fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$srx") ($(cat "$slog"))$(
-			wire_verdict $p "$srx")"
+		# not in $(): WIRE_KBUG must reach this shell
+		wire_verdict $p "$srx" >"$MPC_TMP/verdict.$p"
+		if [ -n "$WIRE_KBUG" ]; then
+			skip "kernel MPTCP join bug at the receiver ($WIRE_KBUG): the bytes mpconv sent were" \
+				"verified on the wire, the receiving kernel misplaced a join's first mapping" \
+				"(README, 'A kernel bug'): $(data_diff "$MPC_TMP/up" "$srx")$(cat "$MPC_TMP/verdict.$p")"
+		else
+			fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$srx") ($(cat "$slog"))$(
+				cat "$MPC_TMP/verdict.$p")"
+		fi
 	elif [ "$(sha "$crx")" != "$DOWN_SHA" ]; then
 		fail "downstream data differs: $(data_diff "$MPC_TMP/down" "$crx")"
 	elif [[ "$d" != "cli=$1/"*" cpe=$2/"*" conc=$3/"* ]]; then
