@@ -372,6 +372,21 @@ dump_logs() {
 # sha FILE: the sha256 of FILE
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# join_rejected_why: the reason a case that wants two subflows reports a
+# SKIP when the receiving kernel refused the second one's MP_JOIN
+# (MPTcpExtMPJoinRejected moved during the case; the caller checks that).
+# The kernel accepts a join only once the connection is fully established
+# on its side, i.e. after the first data-level ACK or data from the
+# initiator; a join whose handshake completes before that, which a busy
+# host makes possible, is refused, and the in-kernel path manager does not
+# retry it. The connection itself was MPTCP and its data intact; whether
+# the second link was used could not be tested.
+join_rejected_why() {
+	echo "the receiving kernel refused the second subflow's MP_JOIN (MPTcpExtMPJoinRejected" \
+		"grew: the join completed before the connection was fully established there," \
+		"and the in-kernel PM does not retry); MPTCP and data verified, second link untested"
+}
+
 # data_diff WANT GOT: one line on how GOT differs from WANT (sizes, the
 # first differing offset, how many 4 KiB blocks differ, and where in WANT
 # the first bad block's bytes come from, if anywhere: a shift, a repeat
