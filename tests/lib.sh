@@ -372,6 +372,16 @@ dump_logs() {
 # sha FILE: the sha256 of FILE
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# tcpdump_start NS IF PCAP LOG [OPTION...] FILTER: a packet-buffered
+# capture on IF in NS (extra tcpdump options before the filter); waits,
+# bounded, until tcpdump says it listens; sets BG_PID like bg
+tcpdump_start() {
+	local ns=$1 dev=$2 pcap=$3 log=$4
+	shift 4
+	bg "$ns" "$log" tcpdump --immediate-mode -U -n -i "$dev" -w "$pcap" "$@"
+	wait_until 10 grep -q "listening on" "$log"
+}
+
 # join_rejected_why: the reason a case that wants two subflows reports a
 # SKIP when the receiving kernel refused the second one's MP_JOIN
 # (MPTcpExtMPJoinRejected moved during the case; the caller checks that).

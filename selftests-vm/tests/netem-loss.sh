@@ -53,9 +53,9 @@ if tcase "$C_LOSS"; then
 		fail "client failed: $out"
 		dump_logs "$MPC_TMP/srv.log" "$MPC_TMP/cpe.log" "$MPC_TMP/conc.log"
 	elif [ "$(sha "$MPC_TMP/srx")" != "$(sha "$MPC_TMP/up")" ]; then
-		fail "upstream data differs"
+		fail "upstream data differs: $(data_diff "$MPC_TMP/up" "$MPC_TMP/srx")"
 	elif [ "$(sha "$MPC_TMP/crx")" != "$(sha "$MPC_TMP/down")" ]; then
-		fail "downstream data differs"
+		fail "downstream data differs: $(data_diff "$MPC_TMP/down" "$MPC_TMP/crx")"
 	elif [[ "$peer" != 203.0.113.1:* ]]; then
 		fail "the server saw $peer, not the concentrator: not proxied"
 	elif [ $up -lt $((size / 5)) ] || [ $down -lt $((size / 5)) ]; then

@@ -103,9 +103,8 @@ for f in 4 6; do
 		spid=$BG_PID
 		wait_listen "$NS_SRV" $p
 		pc=$MPC_TMP/syn$f.pcap
-		bg "$NS_CONC" "$MPC_TMP/tcpdump$f.log" tcpdump --immediate-mode -U -n -i acc1 -w "$pc" "tcp port $PORT"
+		tcpdump_start "$NS_CONC" acc1 "$pc" "$MPC_TMP/tcpdump$f.log" "tcp port $PORT"
 		tpid=$BG_PID
-		wait_until 5 grep -q "listening on" "$MPC_TMP/tcpdump$f.log"
 		before=$(nstat_get "$NS_CONC" TcpExtTCPFastOpenPassive)
 		out=$(cli $f --target "$(srv_of $f $p)" --send-bytes 5000 2>&1)
 		rc=$?
@@ -142,9 +141,8 @@ for f in 4 6; do
 		spid=$BG_PID
 		wait_listen "$NS_SRV" $p
 		pc=$MPC_TMP/srvsyn$f.pcap
-		bg "$NS_CONC" "$MPC_TMP/tds$f.log" tcpdump --immediate-mode -U -n -i srv0 -w "$pc" "tcp port $p"
+		tcpdump_start "$NS_CONC" srv0 "$pc" "$MPC_TMP/tds$f.log" "tcp port $p"
 		tpid=$BG_PID
-		wait_until 5 grep -q "listening on" "$MPC_TMP/tds$f.log"
 		out=$(cli $f --target "$(srv_of $f $p)" --send-bytes 1000 2>&1)
 		wait_pid_exit $spid 10
 		stop_pid $tpid

@@ -112,10 +112,9 @@ for f in 4 6; do
 		spid=$BG_PID
 		wait_listen "$NS_SRV" $p
 		pc=$MPC_TMP/cpesyn$f.pcap
-		bg "$NS_CONC" "$MPC_TMP/td$f.log" tcpdump --immediate-mode -U -n -i acc1 -w "$pc" \
+		tcpdump_start "$NS_CONC" acc1 "$pc" "$MPC_TMP/td$f.log" \
 			"tcp port $PORT and tcp[tcpflags] & tcp-syn != 0"
 		tpid=$BG_PID
-		wait_until 5 grep -q "listening on" "$MPC_TMP/td$f.log"
 		nsx "$NS_CLI" "$PEER" --connect "$(srv_of $f $p)" --tcp --send-bytes 1000 \
 			--timeout 10 >/dev/null 2>&1
 		rc=$?

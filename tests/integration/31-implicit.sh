@@ -56,10 +56,8 @@ for f in 4 6; do
 		spid=$BG_PID
 		wait_listen "$NS_SRV" $p
 		pc=$MPC_TMP/wan$f.pcap
-		bg "$NS_CPE" "$MPC_TMP/td$f.log" tcpdump --immediate-mode -U -n -i wan1 -s 128 \
-			-w "$pc" "tcp port $p"
+		tcpdump_start "$NS_CPE" wan1 "$pc" "$MPC_TMP/td$f.log" -s 128 "tcp port $p"
 		tpid=$BG_PID
-		wait_until 5 grep -q "listening on" "$MPC_TMP/td$f.log"
 		# the client holds the connection open until $gate exists, so
 		# the bindings can be read while it lives
 		gate=$MPC_TMP/gate$f

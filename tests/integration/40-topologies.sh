@@ -133,14 +133,11 @@ capture_start() {
 	local p=$1
 	CAP_PIDS=()
 	[ "${MPC_CAPTURE:-1}" = 1 ] || return 0
-	bg "$NS_SRV" "$MPC_TMP/cap.srv.$p.log" tcpdump -i eth0 -s 0 -U -w "$MPC_TMP/cap.srv.$p" \
-		tcp port $p
+	tcpdump_start "$NS_SRV" eth0 "$MPC_TMP/cap.srv.$p" "$MPC_TMP/cap.srv.$p.log" -s 0 "tcp port $p"
 	CAP_PIDS+=($BG_PID)
-	bg "$NS_CONC" "$MPC_TMP/cap.conc.$p.log" tcpdump -i any -s 0 -U \
-		-w "$MPC_TMP/cap.conc.$p" tcp port $PORT
+	tcpdump_start "$NS_CONC" any "$MPC_TMP/cap.conc.$p" "$MPC_TMP/cap.conc.$p.log" -s 0 \
+		"tcp port $PORT"
 	CAP_PIDS+=($BG_PID)
-	wait_until 5 grep -q listening "$MPC_TMP/cap.srv.$p.log" &&
-		wait_until 5 grep -q listening "$MPC_TMP/cap.conc.$p.log"
 }
 capture_stop() {
 	local pid

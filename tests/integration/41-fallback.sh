@@ -165,9 +165,8 @@ for f in 4 6; do
 		P=$((P + 1))
 		d0=$(mbox_drops)
 		pc=$MPC_TMP/first$f.pcap
-		bg "$NS_CONC" "$MPC_TMP/first$f.td" tcpdump --immediate-mode -U -n -i srv0 -w "$pc" "tcp port $P"
+		tcpdump_start "$NS_CONC" srv0 "$pc" "$MPC_TMP/first$f.td" "tcp port $P"
 		tpid=$BG_PID
-		wait_until 5 grep -q "listening on" "$MPC_TMP/first$f.td"
 		convert $f "$S1" $P
 		rc=$?
 		stop_pid $tpid
@@ -208,9 +207,8 @@ for f in 4 6; do
 		spid=$BG_PID
 		wait_listen "$NS_SRV" $P
 		pc=$MPC_TMP/hs$f.pcap
-		bg "$NS_CONC" "$MPC_TMP/hs$f.td" tcpdump --immediate-mode -U -n -i srv0 -w "$pc" "tcp port $P"
+		tcpdump_start "$NS_CONC" srv0 "$pc" "$MPC_TMP/hs$f.td" "tcp port $P"
 		tpid=$BG_PID
-		wait_until 5 grep -q "listening on" "$MPC_TMP/hs$f.td"
 		h0=$(cache_entry "$PINC" "$S1")
 		syntx0=$(nstat_get "$NS_CONC" MPTcpExtMPCapableSYNTX)
 		# interleaved, so that both measures see the same load: a

@@ -48,8 +48,7 @@ EOF
 # tap_start NS IF PCAP LOG: tcpdump of TCP on IF, packet-buffered; waits
 # until it listens; sets BG_PID
 tap_start() {
-	bg "$1" "$4" tcpdump -i "$2" -U -nn -s 256 -w "$3" tcp
-	wait_until 10 grep -q "listening on" "$4"
+	tcpdump_start "$1" "$2" "$3" "$4" -nn -s 256 tcp
 }
 
 # pcap_syn PCAP ADDR:PORT: the onpath_pcap.py line of the SYN from there
