@@ -66,6 +66,10 @@ client() {
 
 # conns FILE: number of finished connections logged
 conns() { grep -c '^conn ' "$1" 2>/dev/null; }
+# conditions for wait_until, which expands its arguments once: a "$(...)"
+# among them would be evaluated a single time
+conns_ge() { [ "$(conns "$1")" -ge "$2" ]; }	# conns_ge FILE N
+fds_are() { [ "$(fd_count "$1")" = "$2" ]; }	# fds_are PID N
 
 # ---------------------------------------------------------------------------
 # echo, v4 and v6, 50 parallel connections, every byte verified by the client
@@ -92,7 +96,7 @@ for fam in 4 6; do
 	ok=$(grep -c '^conn .* rx=300000 tx=300000 .*result=ok$' "$T/echo$fam.cli")
 	# 50 distinct streams (seed S+k-1): 50 distinct hashes
 	nsha=$(grep '^conn ' "$T/echo$fam.cli" | kv tx_sha | sort -u | wc -l)
-	wait_until 10 test "$(conns "$T/echo.log")" -ge $((before + 50))
+	wait_until 10 conns_ge "$T/echo.log" $((before + 50))
 	srv_ok=$(tail -n 50 "$T/echo.log" | grep -c "rx=300000 tx=300000 .*role=server result=ok")
 	if [ "$ok" = 50 ] && [ "$nsha" = 50 ] && [ "$srv_ok" = 50 ] &&
 		grep -q "^done conns=50 ok=50 failed=0 fds_leaked=0" "$T/echo$fam.cli"; then
@@ -140,7 +144,7 @@ tcase "RST from a client: server survives and logs the reset" && {
 	before=$(conns "$T/echo.log")
 	client rst --connect $B4:7000 --tcp --send-bytes 2000000 --rst
 	rc=$?
-	wait_until 10 test "$(conns "$T/echo.log")" -gt "$before"
+	wait_until 10 conns_ge "$T/echo.log" $((before + 1))
 	last=$(tail -n1 "$T/echo.log")
 	if [ $rc = 0 ] && grep -q 'result=rst$' "$T/rst.cli" && kill -0 $ECHO_PID &&
 		echo "$last" | grep -q 'result=ECONNRESET$'; then
@@ -162,7 +166,7 @@ tcase "echo after the RST still works (v6, MPTCP client)" && {
 }
 
 tcase "no descriptor leak after 106 connections" && {
-	if wait_until 10 test "$(fd_count $ECHO_PID)" = "$echo_base"; then
+	if wait_until 10 fds_are $ECHO_PID "$echo_base"; then
 		pass "$echo_base fds"
 	else
 		fail "fds: baseline $echo_base, now $(fd_count $ECHO_PID)"
@@ -211,7 +215,7 @@ ss_case() {
 		dump_logs "$T/ss$id.cli" "$T/ss$id.err" "$T/ss.log"
 		return 0
 	fi
-	wait_until 10 test "$(conns "$T/ss.log")" -ge "$id"
+	wait_until 10 conns_ge "$T/ss.log" "$id"
 	cl=$(grep '^conn ' "$T/ss$id.cli")
 	sl=$(grep '^conn ' "$T/ss.log" | sed -n "${id}p")
 	if [ "$(sha "$T/sink.$id")" = "$UP_SHA" ] && [ "$(sha "$T/recv$id")" = "$DOWN_SHA" ] &&
@@ -322,7 +326,8 @@ tcase "EMFILE on accept: back off, then serve every connection" && {
 	rc=$?
 	ok=$(grep -c 'result=ok$' "$T/emfile.cli")
 	if [ $rc = 0 ] && [ "$ok" = 30 ] && grep -q 'pausing accepts' "$T/emfile.out" &&
-		kill -0 $EMF_PID && wait_until 10 test "$(conns "$T/emfile.log")" = 30; then
+		kill -0 $EMF_PID && wait_until 10 conns_ge "$T/emfile.log" 30 &&
+		[ "$(conns "$T/emfile.log")" = 30 ]; then
 		pass
 	else
 		fail "rc=$rc ok=$ok"
