@@ -242,7 +242,7 @@ for f in 4 6; do
 import json, sys
 print(",".join(b["flags"] for b in json.load(sys.stdin) if b["server_port"] == int(sys.argv[1])))' $P
 		}
-		wait_until 10 test -n "$(bflags)"
+		wait_until 10 eval '[ -n "$(bflags)" ]'
 		wait_until 5 eval '[ "$(bflags)" = up_mptcp,down_cached,established ]'
 		held=$(bflags)
 		touch "$hold"
