@@ -17,6 +17,15 @@
  * The kernel's MPTCP path manager opens one subflow per WAN link: the
  * daemon adds an endpoint per WAN address and per-link source routing
  * through netlink, and removes exactly what it added on exit.
+ *
+ * The WAN link watcher keeps that true while links come and go: on a
+ * link, address or default-route change of a WAN interface it withdraws
+ * the endpoints of a link that lost carrier, address or route (its
+ * subflows close on every connection at once, so the data moves to the
+ * other link without waiting for retransmission timeouts) and adds them
+ * back when the link is usable again, which makes the kernel open a new
+ * subflow on every established connection: after an outage or an address
+ * change long-lived connections get their second path back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +101,8 @@ struct cpe_link {
 	/* interface counters when the daemon started (IFLA_STATS64) */
 	uint64_t if_tx0, if_rx0;
 	uint64_t if_tx, if_rx;
+	bool up;	/* usable: its endpoints are in place */
+	uint32_t downs; /* times found unusable */
 };
 
 struct cpe {
@@ -109,6 +120,15 @@ struct cpe {
 	struct mpc_tqueue q_connect;
 	struct cpe_link links[CPE_MAX_WAN];
 	int n_links;
+	/* WAN link watcher: what mpc_nl_setup_wan_links() set up, kept in
+	 * step by mpc_nl_wan_link_sync() */
+	struct mpc_nl_wan_result *wan_res;
+	struct mpc_nl_wan_opts wan_opts;
+	struct mpc_ev mon;
+	struct mpc_tqueue q_link;
+	struct mpc_timer t_link;
+	uint32_t link_dirty; /* bit i: link i needs a sync */
+	uint64_t last_full_sync_ms;
 	int lan_ifindex;
 	uint64_t attach_mask;
 };
@@ -259,6 +279,8 @@ static void publish_links(struct cpe *cp)
 		l.bytes_tx = cl->if_tx ? cl->if_tx - cl->if_tx0 : cl->tx;
 		l.bytes_rx = cl->if_rx ? cl->if_rx - cl->if_rx0 : cl->rx;
 		l.updated_ns = mpc_now_ns();
+		l.up = cl->up;
+		l.downs = cl->downs;
 		bpf_map_update_elem(cp->st.links_fd, &i, &l, BPF_ANY);
 	}
 }
@@ -281,11 +303,135 @@ static void read_if_stats(struct cpe *cp, bool baseline)
 	}
 }
 
+/* ---- WAN link watcher -------------------------------------------------- */
+
+/* The addresses subflows of link i leave from, for the accounting. */
+static void link_addrs_from(struct cpe_link *cl, const struct mpc_nl_wan_link *wl)
+{
+	int j;
+
+	cl->has4 = cl->has6 = false;
+	memset(cl->addr4, 0, 16);
+	memset(cl->addr6, 0, 16);
+	for (j = 0; j < wl->n_addrs; j++) {
+		const struct mpc_nl_wan_addr *wa = &wl->addrs[j];
+
+		if (wa->family == AF_INET && !cl->has4) {
+			cl->addr4[10] = cl->addr4[11] = 0xff;
+			memcpy(cl->addr4 + 12, &wa->addr.v4, 4);
+			cl->has4 = true;
+		} else if (wa->family == AF_INET6 && !cl->has6) {
+			memcpy(cl->addr6, &wa->addr.v6, 16);
+			cl->has6 = true;
+		}
+	}
+}
+
+static void link_sync(struct cpe *cp, int i)
+{
+	struct mpc_nl_wan_link *wl = &cp->wan_res->links[i];
+	struct cpe_link *cl = &cp->links[i];
+	bool changed = false;
+	int r;
+
+	r = mpc_nl_wan_link_sync(cp->nl, i, &cp->wan_opts, wl, &changed);
+	if (r < 0) {
+		/* e.g. an endpoint the kernel refused: retried at the next
+		 * change or full sync, the link counts as down meanwhile */
+		pr_warn("WAN %s: %s\n", cl->name, mpc_nl_errmsg(cp->nl));
+		r = 0;
+	}
+	link_addrs_from(cl, wl);
+	if (cl->up && !r) {
+		cl->up = false;
+		cl->downs++;
+		mpc_dcount(&cp->relay, MPC_D_LINK_DOWN);
+		pr_info("WAN %s: not usable (down, no carrier, no address or no default route): "
+			"endpoints withdrawn, its subflows closed\n",
+			cl->name);
+	} else if (!cl->up && r) {
+		cl->up = true;
+		mpc_dcount(&cp->relay, MPC_D_LINK_UP);
+		pr_info("WAN %s: usable again: endpoints restored, subflows reopen on established "
+			"connections\n",
+			cl->name);
+	} else if (changed) {
+		pr_info("WAN %s: addresses changed: endpoints updated\n", cl->name);
+	}
+}
+
+static void link_sync_dirty(struct cpe *cp)
+{
+	uint32_t dirty = cp->link_dirty;
+	int i;
+
+	cp->link_dirty = 0;
+	for (i = 0; i < cp->n_links; i++)
+		if (dirty & (1u << i))
+			link_sync(cp, i);
+	publish_links(cp);
+}
+
+static void link_timer_fire(struct mpc_timer *t)
+{
+	(void)t;
+	link_sync_dirty(g_cpe);
+}
+
+static void link_changed(int ifindex, void *arg)
+{
+	struct cpe *cp = arg;
+	int i;
+
+	for (i = 0; i < cp->n_links; i++)
+		if (ifindex < 0 || cp->links[i].ifindex == ifindex)
+			cp->link_dirty |= 1u << i;
+}
+
+/* A burst of notifications (an interface going down deletes its routes
+ * and addresses one message each) gives one sync after it settles. */
+static void link_mon_event(struct mpc_ev *ev, uint32_t events)
+{
+	struct cpe *cp = g_cpe;
+	int n;
+
+	(void)events;
+	n = mpc_nl_monitor_read(ev->fd, link_changed, cp);
+	if (n < 0)
+		pr_warn("rtnetlink notifications: %s\n", strerror(-n));
+	if (cp->link_dirty && !mpc_timer_armed(&cp->t_link))
+		mpc_timer_arm(&cp->loop, &cp->q_link, &cp->t_link);
+}
+
+static int link_watch_start(struct cpe *cp)
+{
+	int fd = mpc_nl_monitor_open();
+
+	if (fd < 0) {
+		pr_warn("rtnetlink notifications: %s: WAN links are not watched\n", strerror(-fd));
+		return fd;
+	}
+	cp->mon.fd = fd;
+	cp->mon.cb = link_mon_event;
+	mpc_loop_add(&cp->loop, &cp->mon, EPOLLIN);
+	/* 50 ms: longer than the kernel takes to send the burst of one
+	 * change, short enough that failover does not wait on it */
+	mpc_tqueue_init(&cp->loop, &cp->q_link, 50, link_timer_fire);
+	return 0;
+}
+
 static void cpe_tick(struct cpe *cp)
 {
 	struct mpc_list *pos, *tmp;
 
 	read_if_stats(cp, false);
+	/* a full sync now and then: a change the watcher could not act on
+	 * (the kernel refused an endpoint) is retried */
+	if (cp->wan_res && cp->loop.now_ms - cp->last_full_sync_ms >= 30000) {
+		cp->last_full_sync_ms = cp->loop.now_ms;
+		cp->link_dirty = (1u << cp->n_links) - 1;
+		link_sync_dirty(cp);
+	}
 
 	mpc_list_for_each_safe(pos, tmp, &cp->relay.conns)
 	{
@@ -815,26 +961,20 @@ static int setup_wan(struct cpe *cp)
 
 		cl->ifindex = wl->ifindex;
 		snprintf(cl->name, sizeof(cl->name), "%s", wl->name);
+		cl->up = true;
+		link_addrs_from(cl, wl);
 		for (j = 0; j < wl->n_addrs; j++) {
 			struct mpc_nl_wan_addr *wa = &wl->addrs[j];
 			char buf[INET6_ADDRSTRLEN];
 
-			if (wa->family == AF_INET && !cl->has4) {
-				memset(cl->addr4, 0, 10);
-				cl->addr4[10] = cl->addr4[11] = 0xff;
-				memcpy(cl->addr4 + 12, &wa->addr.v4, 4);
-				cl->has4 = true;
-			} else if (wa->family == AF_INET6 && !cl->has6) {
-				memcpy(cl->addr6, &wa->addr.v6, 16);
-				cl->has6 = true;
-			}
 			pr_info("WAN %s: %s endpoint %s, source rule %s\n", wl->name,
 				mpc_nl_addr_str(wa->family, &wa->addr, buf),
 				wa->endpoint == MPC_NL_ADDED ? "added" : "existing",
 				wa->rule == MPC_NL_ADDED ? "added" : "existing");
 		}
 	}
-	free(res);
+	cp->wan_opts = wo;
+	cp->wan_res = res;
 	return 0;
 }
 
@@ -1137,7 +1277,8 @@ int cmd_cpe(int argc, char **argv)
 		return err > 0 ? 0 : 2;
 	}
 	g_cpe = cp;
-	cp->lst[0].fd = cp->lst[1].fd = -1;
+	cp->lst[0].fd = cp->lst[1].fd = cp->mon.fd = -1;
+	mpc_list_init(&cp->t_link.node);
 	cp->lan_ifindex = mpc_ifindex(cp->o.lan);
 	if (cp->lan_ifindex < 0) {
 		mpc_err("--lan %s: no such interface", cp->o.lan);
@@ -1180,6 +1321,22 @@ int cmd_cpe(int argc, char **argv)
 
 	if (setup_wan(cp))
 		goto out_nl;
+	/* While a WAN link has no carrier its routes stay in the FIB
+	 * (flagged linkdown) and new connections to the concentrator would
+	 * still pick it: skip such routes on the WAN links (restored on
+	 * exit). */
+	for (int i = 0; i < cp->o.n_wan; i++) {
+		char path[96];
+
+		snprintf(path, sizeof(path), "net/ipv4/conf/%s/ignore_routes_with_linkdown",
+			 cp->o.wan[i]);
+		mpc_sysctl_set(path, 1);
+		snprintf(path, sizeof(path), "net/ipv6/conf/%s/ignore_routes_with_linkdown",
+			 cp->o.wan[i]);
+		mpc_sysctl_set(path, 1);
+	}
+	cp->last_full_sync_ms = mpc_now_ms();
+	link_watch_start(cp);
 	err = mpc_nl_setup_local_routing(cp->nl, cp->o.local_mark, 0, MPC_NL_TABLE_LOCAL,
 					 MPC_NL_PRIO_LOCAL);
 	if (err < 0) {
@@ -1238,6 +1395,13 @@ out_nl:
 	if (cp->lst[1].fd >= 0)
 		close(cp->lst[1].fd);
 	mpc_relay_fini(&cp->relay);
+	if (cp->mon.fd >= 0) {
+		mpc_loop_del(&cp->loop, &cp->mon);
+		close(cp->mon.fd);
+	}
+	if (mpc_timer_armed(&cp->t_link))
+		mpc_timer_cancel(&cp->t_link);
+	free(cp->wan_res);
 	if (cp->nl) {
 		if (mpc_nl_undo_all(cp->nl) < 0)
 			pr_warn("could not undo all netlink changes: %s\n", mpc_nl_errmsg(cp->nl));

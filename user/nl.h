@@ -299,6 +299,43 @@ int mpc_nl_setup_wan_links(struct mpc_nl *nl, const int *ifindexes, int n,
 			   const struct mpc_nl_wan_opts *opts, struct mpc_nl_wan_result *res);
 
 /*
+ * Bring WAN link i (set up by mpc_nl_setup_wan_links(), described by L) in
+ * line with what the kernel has now. A link is usable when it is up with
+ * carrier (IFF_UP and IFF_RUNNING), has an address and a default route in
+ * the main table, as at start-up.
+ *
+ * Not usable: the endpoints this daemon added for the link are withdrawn
+ * (deleted), so the in-kernel PM closes their subflows on every
+ * connection at once instead of leaving data on a dead path until its
+ * retransmission timer gives up. Endpoints that existed before us are
+ * left alone. Returns 0.
+ *
+ * Usable: the link's table is refilled (the kernel deletes a link's routes
+ * when it goes administratively down), source rules and endpoints are
+ * added for addresses that lack them, and the endpoint and rule of an
+ * address the link no longer has are removed. Adding an endpoint makes
+ * the in-kernel PM open a subflow from it on every established
+ * connection, so the connections a link outage left on one path get their
+ * second path back. Returns 1.
+ *
+ * *changed (may be NULL) is set when an endpoint was withdrawn or added.
+ * Additions are recorded under MPC_NL_REC_WAN like the start-up set-up.
+ */
+int mpc_nl_wan_link_sync(struct mpc_nl *nl, int i, const struct mpc_nl_wan_opts *opts,
+			 struct mpc_nl_wan_link *L, bool *changed);
+
+/*
+ * Change notifications (nl_monitor.c): a non-blocking NETLINK_ROUTE socket
+ * subscribed to link, address and route changes of both families, or
+ * -errno. mpc_nl_monitor_read() drains it and calls cb once per message
+ * naming an interface (ifindex > 0), with -1 for "any interface" (a
+ * multipath default route, or notifications lost to a full buffer).
+ * Returns the number of messages read, or -errno.
+ */
+int mpc_nl_monitor_open(void);
+int mpc_nl_monitor_read(int fd, void (*cb)(int ifindex, void *arg), void *arg);
+
+/*
  * Local delivery of marked packets, both families (recipes.md):
  *   ip rule add fwmark MARK/MASK lookup TABLE prio PRIO
  *   ip route add local 0.0.0.0/0 dev lo table TABLE   (and ::/0)

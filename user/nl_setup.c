@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <net/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 
@@ -206,8 +207,10 @@ static int fill_table(struct mpc_nl *nl, struct mpc_nl_wan_link *L, struct link_
 	return 0;
 }
 
+/* refill: fill the link's table even where every source rule exists
+ * already (a link that went administratively down lost its routes) */
 static int setup_link(struct mpc_nl *nl, int i, const struct mpc_nl_wan_opts *o,
-		      struct mpc_nl_wan_link *L, struct link_work *w)
+		      struct mpc_nl_wan_link *L, struct link_work *w, bool refill)
 {
 	char a[INET6_ADDRSTRLEN];
 	int f, k, err;
@@ -226,7 +229,7 @@ static int setup_link(struct mpc_nl *nl, int i, const struct mpc_nl_wan_opts *o,
 			A->rule = err ? MPC_NL_EXISTED : MPC_NL_NONE;
 			need += !err;
 		}
-		if (!need)
+		if (!need && !(refill && w->def[f] >= 0))
 			continue;
 		err = fill_table(nl, L, w, f);
 		if (err)
@@ -324,7 +327,7 @@ int mpc_nl_setup_wan_links(struct mpc_nl *nl, const int *ifindexes, int n,
 		}
 	}
 	for (i = 0; i < n; i++) {
-		err = setup_link(nl, i, o, &R->links[i], &w[i]);
+		err = setup_link(nl, i, o, &R->links[i], &w[i], false);
 		if (err) {
 			name_err(nl, R->links[i].name);
 			goto out;
@@ -351,6 +354,124 @@ out:
 	if (res)
 		*res = *R;
 	free(R);
+	return err;
+}
+
+/* ---- after start-up: the WAN link watcher ----------------------------- */
+
+static bool same_addr(const struct mpc_nl_wan_addr *a, const struct mpc_nl_wan_addr *b)
+{
+	return a->family == b->family && !memcmp(&a->addr, &b->addr, nl_addr_len(a->family));
+}
+
+/* Take our endpoint of A away (and with drop_rule our source rule): the
+ * endpoint only if its id still names A's address, as undo does. */
+static void withdraw_addr(struct mpc_nl *nl, struct mpc_nl_wan_link *L, struct mpc_nl_wan_addr *A,
+			  bool drop_rule, bool *changed)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct mpc_nl_endpoint ep;
+	int err;
+
+	if (A->endpoint == MPC_NL_ADDED) {
+		err = mpc_nl_pm_get_endpoint(nl, A->endpoint_id, &ep);
+		if (!err && ep.family == A->family &&
+		    !memcmp(&ep.addr, &A->addr, nl_addr_len(A->family)))
+			err = mpc_nl_pm_del_endpoint(nl, A->endpoint_id);
+		if (err && err != -ENOENT)
+			pr_warn("%s: withdrawing MPTCP endpoint %s: %s\n", L->name,
+				mpc_nl_addr_str(A->family, &A->addr, a), mpc_nl_errmsg(nl));
+		A->endpoint = MPC_NL_NONE;
+		*changed = true;
+	}
+	if (drop_rule && A->rule == MPC_NL_ADDED) {
+		struct mpc_nl_rule r = { 0 };
+
+		r.family = A->family;
+		r.prio = L->prio;
+		r.has_prio = true;
+		r.table = L->table;
+		r.src_len = A->family == AF_INET ? 32 : 128;
+		r.src = A->addr;
+		err = mpc_nl_rule_del(nl, &r);
+		if (err && err != -ENOENT)
+			pr_warn("%s: removing the source rule of %s: %s\n", L->name,
+				mpc_nl_addr_str(A->family, &A->addr, a), mpc_nl_errmsg(nl));
+		A->rule = MPC_NL_NONE;
+	}
+}
+
+int mpc_nl_wan_link_sync(struct mpc_nl *nl, int i, const struct mpc_nl_wan_opts *opts,
+			 struct mpc_nl_wan_link *L, bool *changed)
+{
+	static const struct mpc_nl_wan_opts no_opts;
+	const struct mpc_nl_wan_opts *o = opts ? opts : &no_opts;
+	struct mpc_nl_wan_link *N;
+	struct link_work w = { 0 };
+	struct mpc_nl_link link;
+	bool chg = false, usable;
+	int j, k, err;
+
+	N = calloc(1, sizeof(*N));
+	if (!N)
+		return -ENOMEM;
+	/* IFF_RUNNING is the operational state: carrier, and for PPP or a
+	 * modem's interface the link protocol being up */
+	err = mpc_nl_link_get(nl, L->ifindex, NULL, &link);
+	usable = !err && (link.flags & IFF_UP) && (link.flags & IFF_RUNNING);
+	/* no address or no default route yet (a DHCP or PPP client puts
+	 * them back one at a time): not usable, and not an error */
+	if (usable && discover_link(nl, i, L->ifindex, o, N, &w))
+		usable = false;
+
+	if (!usable) {
+		for (k = 0; k < L->n_addrs; k++)
+			withdraw_addr(nl, L, &L->addrs[k], false, &chg);
+		nl->err[0] = 0;
+		err = 0;
+		goto out;
+	}
+
+	/* addresses the link lost: their endpoints and rules go */
+	for (k = 0; k < L->n_addrs; k++) {
+		for (j = 0; j < N->n_addrs && !same_addr(&L->addrs[k], &N->addrs[j]); j++)
+			;
+		if (j == N->n_addrs)
+			withdraw_addr(nl, L, &L->addrs[k], true, &chg);
+	}
+	err = setup_link(nl, i, o, N, &w, true);
+	if (err)
+		name_err(nl, L->name);
+	/* what we added before stays ours (setup_link sees our own rule or
+	 * endpoint as existing), so undo at exit still removes it */
+	for (j = 0; j < N->n_addrs; j++) {
+		struct mpc_nl_wan_addr *B = &N->addrs[j];
+		bool was_ours = false;
+
+		for (k = 0; k < L->n_addrs; k++) {
+			struct mpc_nl_wan_addr *A = &L->addrs[k];
+
+			if (!same_addr(A, B))
+				continue;
+			if (A->rule == MPC_NL_ADDED && B->rule == MPC_NL_EXISTED)
+				B->rule = MPC_NL_ADDED;
+			if (A->endpoint == MPC_NL_ADDED && B->endpoint == MPC_NL_EXISTED &&
+			    A->endpoint_id == B->endpoint_id)
+				B->endpoint = MPC_NL_ADDED;
+			was_ours = A->endpoint == MPC_NL_ADDED;
+		}
+		if (B->endpoint == MPC_NL_ADDED && !was_ours)
+			chg = true;
+	}
+	N->n_routes_added += L->n_routes_added;
+	*L = *N;
+	err = err ? err : 1;
+out:
+	free(w.routes[0]);
+	free(w.routes[1]);
+	free(N);
+	if (changed)
+		*changed = chg;
 	return err;
 }
 

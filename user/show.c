@@ -55,6 +55,8 @@ static const char *const dcounter_names[MPC_D_MAX] = {
 	[MPC_D_MAP_FULL] = "binding_map_full",
 	[MPC_D_SYNACK_EXACT] = "synack_opts_exact",
 	[MPC_D_SYNACK_APPROX] = "synack_opts_approx",
+	[MPC_D_LINK_DOWN] = "wan_link_down",
+	[MPC_D_LINK_UP] = "wan_link_restored",
 };
 _Static_assert(sizeof(dcounter_names) / sizeof(dcounter_names[0]) == MPC_D_MAX,
 	       "a name for every daemon counter");
@@ -368,8 +370,9 @@ int cmd_status(int argc, char **argv)
 				printf(" %s", prog_names[i]);
 		printf("%s\n", info.attach_mask ? "" : " none");
 		if (info.n_links)
-			printf("WAN links:\n  %-12s %-16s %-28s %8s %14s %14s\n", "interface",
-			       "ipv4", "ipv6", "subflows", "bytes_tx", "bytes_rx");
+			printf("WAN links:\n  %-12s %-5s %-16s %-28s %8s %14s %14s %6s\n",
+			       "interface", "state", "ipv4", "ipv6", "subflows", "bytes_tx",
+			       "bytes_rx", "downs");
 	}
 	lfd = mpc_pinned_map(mpc_g.pin_path, "mpc_links");
 	for (i = 0; lfd >= 0 && i < info.n_links && i < MPC_MAX_LINKS; i++) {
@@ -384,14 +387,17 @@ int cmd_status(int argc, char **argv)
 		if (memcmp(l.addr6, zero, 16))
 			mpc_addr16_str(l.addr6, a6);
 		if (mpc_g.json)
-			printf("%s{\"interface\":\"%.16s\",\"ifindex\":%u,\"ipv4\":\"%s\","
-			       "\"ipv6\":\"%s\",\"subflows\":%u,\"bytes_tx\":%llu,\"bytes_rx\":%llu}",
-			       i ? "," : "", (char *)l.name, l.ifindex, a4, a6, l.subflows,
-			       (unsigned long long)l.bytes_tx, (unsigned long long)l.bytes_rx);
+			printf("%s{\"interface\":\"%.16s\",\"ifindex\":%u,\"up\":%s,"
+			       "\"ipv4\":\"%s\",\"ipv6\":\"%s\",\"subflows\":%u,\"bytes_tx\":%llu,"
+			       "\"bytes_rx\":%llu,\"downs\":%u}",
+			       i ? "," : "", (char *)l.name, l.ifindex, l.up ? "true" : "false", a4,
+			       a6, l.subflows, (unsigned long long)l.bytes_tx,
+			       (unsigned long long)l.bytes_rx, l.downs);
 		else
-			printf("  %-12.16s %-16s %-28s %8u %14llu %14llu\n", (char *)l.name, a4, a6,
-			       l.subflows, (unsigned long long)l.bytes_tx,
-			       (unsigned long long)l.bytes_rx);
+			printf("  %-12.16s %-5s %-16s %-28s %8u %14llu %14llu %6u\n",
+			       (char *)l.name, l.up ? "up" : "down", a4, a6, l.subflows,
+			       (unsigned long long)l.bytes_tx, (unsigned long long)l.bytes_rx,
+			       l.downs);
 	}
 	if (lfd >= 0)
 		close(lfd);

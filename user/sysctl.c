@@ -9,7 +9,7 @@
 #include "log.h"
 #include "sysctl.h"
 
-#define MAX_SAVED 16
+#define MAX_SAVED 48 /* a few globals plus two per WAN link */
 
 static struct {
 	char name[64];

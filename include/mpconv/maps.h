@@ -235,8 +235,10 @@ struct mpc_link {
 	__u64 bytes_tx; /* MPTCP subflow bytes sent (tcpi_bytes_sent) */
 	__u64 bytes_rx; /* MPTCP subflow bytes received */
 	__u64 updated_ns;
+	__u32 up;	/* 1: usable (endpoints in place); 0: withdrawn */
+	__u32 downs;	/* times the watcher found it unusable */
 };
-MPC_STATIC_ASSERT(sizeof(struct mpc_link) == 80, "mpc_link layout");
+MPC_STATIC_ASSERT(sizeof(struct mpc_link) == 88, "mpc_link layout");
 
 enum mpc_mode {
 	MPC_MODE_EXPLICIT = 0, /* RFC 8803 Convert to a concentrator */
@@ -305,6 +307,8 @@ enum mpc_dcounter {
 	MPC_D_MAP_FULL,		/* a binding could not be recorded */
 	MPC_D_SYNACK_EXACT,	/* Extended TCP Header from the real SYN-ACK */
 	MPC_D_SYNACK_APPROX,	/* ... rebuilt from TCP_INFO (no sockops copy) */
+	MPC_D_LINK_DOWN,	/* WAN link unusable: its endpoints withdrawn */
+	MPC_D_LINK_UP,		/* WAN link usable again: endpoints restored */
 	MPC_D_MAX
 };
 

@@ -1056,6 +1056,124 @@ static void t_errors(struct mpc_nl *nl)
 	free(before);
 }
 
+/* The WAN link watcher's sync: down withdraws our endpoints and only ours,
+ * up puts back what the kernel took (routes of an administratively
+ * downed link), an address change moves endpoint and rule, undo at the
+ * end still leaves the namespace as it was. */
+static void t_link_sync(struct mpc_nl *nl)
+{
+	struct mpc_nl_wan_result res;
+	struct mpc_nl_endpoint ep, pre;
+	char *before;
+	bool changed;
+	int idx[2], r;
+
+	if (!ASSERT_TRUE(mk_wan_lab(), "lab"))
+		return;
+	/* an operator's endpoint on wan1's IPv6 address: never ours */
+	ASSERT_OK(sh("ip mptcp endpoint add 2001:db8:12::2 dev wan1 subflow"), "operator endpoint");
+	before = snapshot();
+	idx[0] = ifidx(nl, "wan0");
+	idx[1] = ifidx(nl, "wan1");
+	if (!ASSERT_OK(mpc_nl_setup_wan_links(nl, idx, 2, NULL, &res), "setup"))
+		goto out;
+	ASSERT_TRUE(find_ep(nl, "2001:db8:12::2", &pre), "operator endpoint found");
+
+	/* nothing changed: usable, nothing reported */
+	r = mpc_nl_wan_link_sync(nl, 1, NULL, &res.links[1], &changed);
+	ASSERT_EQ(r, 1, "usable");
+	ASSERT_FALSE(changed, "nothing changed");
+	ASSERT_TRUE(wan_addr(&res, 1, AF_INET) &&
+			    wan_addr(&res, 1, AF_INET)->endpoint == MPC_NL_ADDED,
+		    "still ours");
+
+	/* administratively down: the kernel deletes the link's routes; our
+	 * endpoint goes, the operator's stays */
+	ASSERT_OK(sh("ip link set wan1 down"), "wan1 down");
+	r = mpc_nl_wan_link_sync(nl, 1, NULL, &res.links[1], &changed);
+	ASSERT_EQ(r, 0, "not usable");
+	ASSERT_TRUE(changed, "changed");
+	ASSERT_FALSE(find_ep(nl, "198.51.100.66", &ep), "our endpoint withdrawn");
+	ASSERT_TRUE(find_ep(nl, "2001:db8:12::2", &ep) && ep.id == pre.id,
+		    "operator endpoint left alone");
+	ASSERT_TRUE(find_ep(nl, "198.51.100.2", &ep), "the other link untouched");
+	ASSERT_FALSE(find_route(nl, AF_INET, 0x6d71, "0.0.0.0", 0, "198.51.100.65", idx[1],
+				RTN_UNICAST),
+		     "the kernel took table 0x6d71's default");
+	r = mpc_nl_wan_link_sync(nl, 1, NULL, &res.links[1], &changed);
+	ASSERT_EQ(r, 0, "still not usable");
+	ASSERT_FALSE(changed, "second sync changes nothing");
+
+	/* up without a default route yet: still not usable, no error */
+	ASSERT_OK(sh("ip link set wan1 up"), "wan1 up");
+	ASSERT_TRUE(wait_sh(3000, "ip -o link show dev wan1 | grep -q 'state UP'"), "carrier");
+	r = mpc_nl_wan_link_sync(nl, 1, NULL, &res.links[1], &changed);
+	ASSERT_EQ(r, 0, "no default route: not usable");
+	ASSERT_FALSE(find_ep(nl, "198.51.100.66", &ep), "no endpoint yet");
+
+	/* the default routes are back, and the IPv6 address that going down
+	 * flushed (keep_addr_on_down is 0), as DHCP and SLAAC would bring
+	 * them: everything returns */
+	ASSERT_OK(sh("ip route add default via 198.51.100.65 dev wan1 metric 200 && "
+		     "ip addr add 2001:db8:12::2/64 dev wan1 nodad && "
+		     "ip -6 route add default via 2001:db8:12::1 dev wan1 metric 200"),
+		  "defaults back");
+	ASSERT_TRUE(wait_sh(3000, "ip -6 addr show dev wan1 tentative | grep -q inet6 && exit 1; "
+				  "exit 0"),
+		    "v6 address usable");
+	r = mpc_nl_wan_link_sync(nl, 1, NULL, &res.links[1], &changed);
+	ASSERT_EQ(r, 1, "usable again");
+	ASSERT_TRUE(changed, "changed");
+	ASSERT_TRUE(find_ep(nl, "198.51.100.66", &ep), "endpoint restored");
+	ASSERT_TRUE(find_route(nl, AF_INET, 0x6d71, "0.0.0.0", 0, "198.51.100.65", idx[1],
+			       RTN_UNICAST),
+		    "table 0x6d71 refilled: default");
+	ASSERT_TRUE(find_route(nl, AF_INET, 0x6d71, "198.51.100.64", 26, NULL, idx[1], RTN_UNICAST),
+		    "table 0x6d71 refilled: connected");
+	ASSERT_EQ(count_rules(nl, AF_INET, "198.51.100.66", 0x6d71, 0), 1, "one source rule");
+	ASSERT_TRUE(wan_addr(&res, 1, AF_INET) &&
+			    wan_addr(&res, 1, AF_INET)->endpoint == MPC_NL_ADDED,
+		    "ours again");
+	ASSERT_TRUE(wan_addr(&res, 1, AF_INET6) &&
+			    wan_addr(&res, 1, AF_INET6)->endpoint == MPC_NL_EXISTED,
+		    "operator's still");
+
+	/* a new address: the old endpoint and rule go, the new one gets both */
+	ASSERT_OK(
+		sh("ip addr del 198.51.100.66/26 dev wan1 && ip addr add 198.51.100.67/26 dev wan1 "
+		   "&& ip route replace default via 198.51.100.65 dev wan1 metric 200"),
+		"new address");
+	r = mpc_nl_wan_link_sync(nl, 1, NULL, &res.links[1], &changed);
+	ASSERT_EQ(r, 1, "usable");
+	ASSERT_TRUE(changed, "changed");
+	ASSERT_FALSE(find_ep(nl, "198.51.100.66", &ep), "old endpoint gone");
+	ASSERT_TRUE(find_ep(nl, "198.51.100.67", &ep), "new endpoint");
+	ASSERT_EQ(count_rules(nl, AF_INET, "198.51.100.66", 0, 0), 0, "old rule gone");
+	ASSERT_EQ(count_rules(nl, AF_INET, "198.51.100.67", 0x6d71, 0), 1, "new rule");
+	ASSERT_TRUE(find_route(nl, AF_INET, 0x6d71, "0.0.0.0", 0, "198.51.100.65", idx[1],
+			       RTN_UNICAST),
+		    "table 0x6d71 has the default");
+
+	/* a link that vanished: not usable, not an error */
+	ASSERT_OK(sh("ip link del wan0"), "wan0 deleted");
+	r = mpc_nl_wan_link_sync(nl, 0, NULL, &res.links[0], &changed);
+	ASSERT_EQ(r, 0, "vanished link: not usable");
+	ASSERT_FALSE(find_ep(nl, "198.51.100.2", &ep), "its endpoint withdrawn");
+
+	/* undo removes what is still ours; the lab differs only by what the
+	 * test itself changed (wan0 gone, wan1's address) */
+	ASSERT_OK(mpc_nl_undo_all(nl), "undo");
+	ASSERT_EQ(count_rules(nl, AF_INET, "198.51.100.67", 0, 0), 0, "new rule undone");
+	ASSERT_FALSE(find_ep(nl, "198.51.100.67", &ep), "new endpoint undone");
+	ASSERT_TRUE(find_ep(nl, "2001:db8:12::2", &ep) && ep.id == pre.id,
+		    "operator endpoint survives undo");
+	ASSERT_FALSE(find_route(nl, AF_INET, 0x6d71, "0.0.0.0", 0, "198.51.100.65", idx[1],
+				RTN_UNICAST),
+		     "table 0x6d71 emptied");
+out:
+	free(before);
+}
+
 /* ---- end to end: the kernel opens the second subflow -------------------- */
 
 static int tcp_wait(int fd, short ev, int ms)
@@ -1257,5 +1375,6 @@ void test_netlink(void)
 	run("rules_routes", t_rules_routes, false);
 	run("local_routing", t_local_routing, false);
 	run("errors", t_errors, true);
+	run("link_sync", t_link_sync, true);
 	run("e2e_second_subflow", t_e2e_subflow, true);
 }
