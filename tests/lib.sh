@@ -434,6 +434,22 @@ mkdata() { head -c "$(($2 * 1048576))" /dev/urandom >"$1"; }
 # fd_count PID: open descriptors of PID
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
+# counters_flushed PIN: wait (at most 5 s) until the daemon pinned at PIN
+# has written all its counters at least once after this call: two more
+# flushes, the first of which may have started before the call.
+_flushes() {	# 0 before the daemon's first flush (zero counters are not listed)
+	local n
+	n=$("$MPCONV" --pin-path "$1" -j stats) || return 1
+	n=$(grep -o '"counter_flushes":[0-9]*' <<<"$n" | grep -o '[0-9]*$')
+	echo "${n:-0}"
+}
+_flushed_past() { [ "$(_flushes "$1")" -ge "$2" ]; }
+counters_flushed() {
+	local f0
+	f0=$(_flushes "$1") || return 1
+	wait_until 5 _flushed_past "$1" $((f0 + 2))
+}
+
 # nstat_get NS COUNTER: one kernel MIB counter in NS (absolute value)
 nstat_get() {
 	NSTAT_HISTORY=$MPC_TMP/nstat.$1 nsx "$1" nstat -az "$2" 2>/dev/null |

@@ -440,8 +440,10 @@ static void cpe_tick(struct cpe *cp)
 		if (c->state == MPC_CS_RELAY && c->ext && c->dirty)
 			acct_poll(c);
 	}
-	mpc_relay_tick(&cp->relay);
+	/* links before counters: the counter flush ends the tick, so a
+	 * test that saw it (counters_flushed) sees this tick's links too */
 	publish_links(cp);
+	mpc_relay_tick(&cp->relay);
 }
 
 static void cpe_tick_cb(void *arg)

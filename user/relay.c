@@ -645,6 +645,8 @@ static void flush_dstats(struct mpc_relay *r)
 
 	if (r->dstats_fd < 0)
 		return;
+	r->dstats[MPC_D_FLUSHES]++;
+	/* in index order: MPC_D_FLUSHES, the last, is written last */
 	for (i = 0; i < MPC_D_MAX; i++) {
 		struct mpc_dstat v = { .value = r->dstats[i] };
 

@@ -301,7 +301,7 @@ if tcase "out of file descriptors: Error 64 to the excess, the rest intact, fds 
 		base=$(fd_count $c3)
 		out=$(nsx "$NS_CPE" "$CLI" --conc "$CONC4:5126" --target "$SRV4:$p" --parallel 40 \
 			--bytes 2000000 --timeout 90 2>&1)
-		sleep 1.2	# counters are flushed once a second
+		counters_flushed "$PIN3"
 		e64=$("$MPCONV" --pin-path "$PIN3" -j stats | grep -o '"err_tx_resource_exceeded":[0-9]*' | grep -o '[0-9]*$')
 		emf=$("$MPCONV" --pin-path "$PIN3" -j stats | grep -o '"out_of_fds":[0-9]*' | grep -o '[0-9]*$')
 		summary=$(grep "^parallel:" <<<"$out")

@@ -172,13 +172,13 @@ done
 if tcase "a Convert Error from the concentrator resets the LAN client promptly"; then
 	# nothing listens on the server's port 9: the concentrator answers
 	# Error 96, the CPE must reset the LAN connection, not leave it hanging
-	sleep 1.2	# daemon counters are flushed once a second
+	counters_flushed "$PINE"
 	e0=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"err_rx":[0-9]*' | grep -o '[0-9]*$')
 	t0=$(date +%s%N)
 	out=$(nsx "$NS_CLI" "$PEER" --connect "$SRV4:9" --tcp --send-bytes 100 --timeout 10 2>&1)
 	rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	sleep 1.2
+	counters_flushed "$PINE"
 	e1=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"err_rx":[0-9]*' | grep -o '[0-9]*$')
 	if [ $rc = 0 ]; then
 		fail "the client completed: $out"
@@ -204,7 +204,7 @@ if tcase "2x20 Mbit/s: one TCP download through mpconv (v4 and v6) reaches >= 0.
 	read -r a0 b0 <<<"$(links_rx "$PINE")"
 	conv=$(nsx "$NS_CLI" iperf3 -c "$SRV4" -p 5201 -R -t 12 -O 2 -J 2>/dev/null |
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
-	sleep 1.2	# one status tick: the link counters are published once a second
+	counters_flushed "$PINE"	# link counters are published once a second
 	read -r a1 b1 <<<"$(links_rx "$PINE")"
 	# and over IPv6
 	bg "$NS_SRV" /dev/null iperf3 -s -B "$SRV6" -p 5202

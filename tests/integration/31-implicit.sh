@@ -101,14 +101,14 @@ for f in 4 6; do
 			--count 1 --timeout 30
 		spid=$BG_PID
 		wait_listen "$NS_SRV" $p
-		sleep 1.2	# daemon counters are flushed once a second
+		counters_flushed "$PINC"
 		n0=$(counter "$PINC" pick_native_mptcp)
 		a0=$(counter "$PINC" accepted)
 		nsx "$NS_CLI" "$PEER" --connect "$(srv_of $f $p)" --mptcp --send-bytes 200000 --echo \
 			--timeout 20 >/dev/null 2>&1
 		rc=$?
 		wait_pid_exit $spid 10
-		sleep 1.2
+		counters_flushed "$PINC"
 		peer=$(sed -n 's/^conn peer=\([^ ]*\) .*/\1/p' "$MPC_TMP/nat$f.log")
 		if [ $rc != 0 ]; then
 			fail "transfer failed"
@@ -138,7 +138,7 @@ if tcase "2x20 Mbit/s in implicit mode: >= 0.9 of the sum, both links carry byte
 	bps=$(nsx "$NS_CLI" iperf3 -c "$SRV4" -p 5201 -R -t 12 -O 2 -J 2>/dev/null |
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
 	stop_pid $ipid
-	sleep 1.2	# one status tick: the link counters are published once a second
+	counters_flushed "$PINE"	# link counters are published once a second
 	read -r a1 b1 <<<"$(links_rx "$PINE")"
 	r=$(awk -v c="$bps" 'BEGIN { printf "%.3f", c / 40e6 }')
 	msg="$(awk -v c="$bps" 'BEGIN{printf "%.1f", c/1e6}') Mbit/s = $r of 40 Mbit/s; wan1 +$(((a1 - a0) / 1000000)) MB, wan2 +$(((b1 - b0) / 1000000)) MB"
