@@ -105,13 +105,22 @@ tcase "two held connections open, each with its initial subflow on wan1" && {
 
 # --- carrier loss on the primary link -----------------------------------
 down0=$(counter wan_link_down)
+rm0=$(nstat_get "$NS_CONC" MPTcpExtRmAddr)
+sf2=$(sf $CPE_WAN2_4)
 nsx "$NS_CONC" ip link set acc1 down
 
 tcase "wan1 loses carrier: marked down, its endpoint withdrawn, its subflows closed" && {
 	# the daemon's counters reach the pinned map once a second
 	if wait_until 10 link_is wan1 up false && wait_until 10 no_ep $CPE_WAN1_4 &&
 		wait_until 10 sf_is $CPE_WAN1_4 0 && wait_until 3 counter_gt wan_link_down "$down0"; then
-		pass
+		# the concentrator was told over the surviving subflows
+		# (REMOVE_ADDR), on the connections that had one
+		rm_got() { [ "$(nstat_get "$NS_CONC" MPTcpExtRmAddr)" -ge $((rm0 + sf2)) ]; }
+		if wait_until 5 rm_got; then
+			pass "REMOVE_ADDR received on $sf2 connections"
+		else
+			fail "concentrator MPTcpExtRmAddr $rm0 -> $(nstat_get "$NS_CONC" MPTcpExtRmAddr), want +$sf2"
+		fi
 	else
 		fail "up=$(link up wan1) subflows=$(sf $CPE_WAN1_4) down=$(counter wan_link_down) endpoints: $(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';')"
 		dump_logs "$T/cpe.log"
