@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# A backup WAN link (`mpconv cpe --backup wan2`, a metered cellular link):
+# idle while the primary works, carrying the transfer as soon as the
+# primary loses carrier, idle again once the primary is back. One
+# download runs through all three phases and must arrive intact.
+#
+#   client --TCP-- [lan] cpe [wan1]==MPTCP==[acc1] conc --TCP-- srv
+#                            [wan2]==MPTCP==[acc2]   (backup)
+#
+# Both links are shaped to 10 Mbit/s so the download lasts long enough
+# for each phase to be seen in the per-link byte counters.
+. "$(dirname "$0")/../lib.sh"
+
+PEER=$TOOLS/mpc_peer
+PORT=5133
+SPORT=9330
+T=$MPC_TMP
+MIB=16
+
+lab_create --shape 10,10 || { echo "not ok - lab set-up"; exit 1; }
+PINC=$(pin_dir conc)
+PINE=$(pin_dir cpe)
+
+bg "$NS_CONC" "$T/conc.log" "$MPCONV" -v --pin-path "$PINC" concentrator \
+	--listen "$CONC4:$PORT" --allow 198.51.100.0/24
+CONC_PID=$BG_PID
+wait_listen "$NS_CONC" $PORT || { echo "not ok - concentrator start"; dump_logs "$T/conc.log"; exit 1; }
+cpe_running() { "$MPCONV" --pin-path "$PINE" status >/dev/null 2>&1; }
+bg "$NS_CPE" "$T/cpe.log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
+	--backup wan2 --concentrator "$CONC4:$PORT"
+CPE_PID=$BG_PID
+wait_until 60 cpe_running || { echo "not ok - cpe start"; dump_logs "$T/cpe.log"; exit 1; }
+
+# rx IF: bytes received on a WAN link since the CPE started
+rx() {
+	"$MPCONV" --pin-path "$PINE" -j status | /usr/bin/python3 -c '
+import json, sys
+for l in json.load(sys.stdin)["links"]:
+    if l["interface"] == sys.argv[1]:
+        print(l["bytes_rx"])' "$1"
+}
+grew() { [ "$(rx "$1")" -ge "$2" ]; }	# grew IF BYTES
+# sf SRC: established TCP subflows from SRC to the concentrator
+sf() { nsx "$NS_CPE" ss -Htn state established src "$1" dst "$CONC4" | grep -c .; }
+sf_is() { [ "$(sf "$1")" = "$2" ]; }
+
+tcase "the backup link's endpoint carries the backup flag" && {
+	if nsx "$NS_CPE" ip mptcp endpoint show | grep "^$CPE_WAN2_4 " | grep -qw backup &&
+		! nsx "$NS_CPE" ip mptcp endpoint show | grep "^$CPE_WAN1_4 " | grep -qw backup; then
+		pass
+	else
+		fail "$(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';')"
+	fi
+}
+
+bg "$NS_CPE" "$T/mon.log" ip mptcp monitor
+MONPID=$BG_PID
+# one download of $MIB MiB through mpconv, server to client
+REJ0=$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)
+bg "$NS_SRV" "$T/srv.log" "$PEER" --listen "$SRV4:$SPORT" --tcp --source-bytes $((MIB * 1048576)) \
+	--seed 33 --count 1 --timeout 120
+SPID=$BG_PID
+wait_listen "$NS_SRV" $SPORT || { echo "not ok - server start"; exit 1; }
+"$PEER" --gen $((MIB * 1048576)) --seed 33 >"$T/want"
+# The client keeps its sending side open (like curl): a client that
+# half-closes at once puts the CPE's MPTCP connection in FIN-WAIT before
+# the kernel opens the second subflow, and the kernel opens none after
+# its own DATA_FIN (README, next to the refused joins).
+: >"$T/empty"
+bg "$NS_CLI" "$T/cli.log" /usr/bin/python3 "$MPC_REPO/tests/tools/holdcli.py" "$SRV4" $SPORT \
+	"$T/empty" "$T/got" "$T/gate"
+CPID=$BG_PID
+got_size_ge() { [ "$(stat -c %s "$T/got" 2>/dev/null || echo 0)" -ge "$1" ]; }
+
+tcase "primary up: the download uses wan1, the backup stays (nearly) idle" && {
+	# both subflows up, then 2 MiB of the download
+	if wait_until 10 sf_is $CPE_WAN2_4 1 && counters_flushed "$PINE"; then
+		a0=$(rx wan1) b0=$(rx wan2)
+		wait_until 20 got_size_ge $((2 * 1048576))
+		counters_flushed "$PINE"
+		a1=$(rx wan1) b1=$(rx wan2)
+		da=$((a1 - a0)) db=$((b1 - b0))
+		# acknowledgements and the odd probe only: under 5% of wan1
+		if [ "$da" -gt 1000000 ] && [ $((db * 20)) -lt "$da" ]; then
+			pass "wan1 +$da bytes, wan2 +$db"
+		else
+			fail "wan1 +$da bytes, wan2 +$db (want wan2 < 5% of wan1)"
+		fi
+	elif [ "$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)" -gt "$REJ0" ]; then
+		skip "no backup subflow: $(join_rejected_why)"
+	else
+		fail "no backup subflow from $CPE_WAN2_4"
+		echo "# $(nsx "$NS_CPE" ss -Htn dst "$CONC4" | tr '\n' ';')"
+		echo "# $(nsx "$NS_CPE" nstat -az | grep MPTcpExt | grep -v ' 0 ' | awk '{print $1"="$2}' | tr '\n' ';')"
+		echo "# msk $(nsx "$NS_CPE" ss -HMni | tr '\n' ';')"
+		echo "# mon $(cat "$T/mon.log" | tr '\n' ';')"
+		echo "# conc $(nsx "$NS_CONC" nstat -az | grep MPTcpExt | grep -v ' 0 ' | awk '{print $1"="$2}' | tr '\n' ';')"
+		echo "# $(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';') $(nsx "$NS_CPE" ip mptcp limits show)"
+		dump_logs "$T/cpe.log"
+	fi
+}
+
+tcase "primary loses carrier: the backup carries the download within a bound" && {
+	b0=$(rx wan2)
+	t0=$(_now_ms)
+	nsx "$NS_CONC" ip link set acc1 down
+	# 1 MiB over the backup: the takeover is real, not a retransmission
+	if wait_until 15 grew wan2 $((b0 + 1048576)); then
+		pass "1 MiB over wan2 within $(($(_now_ms) - t0)) ms of the carrier loss"
+	else
+		fail "wan2 +$(($(rx wan2) - b0)) bytes in 15 s; cpe: $(grep 'WAN wan1' "$T/cpe.log" | tail -1)"
+		dump_logs "$T/cpe.log"
+	fi
+}
+
+tcase "primary back: the download returns to wan1, the backup idles again" && {
+	nsx "$NS_CONC" ip link set acc1 up
+	a0=$(rx wan1)
+	if wait_until 15 grew wan1 $((a0 + 1048576)); then
+		counters_flushed "$PINE"
+		a1=$(rx wan1) b1=$(rx wan2)
+		wait_until 20 got_size_ge $(($(stat -c %s "$T/got") + 1048576))
+		counters_flushed "$PINE"
+		da=$(($(rx wan1) - a1)) db=$(($(rx wan2) - b1))
+		if [ "$da" -gt 500000 ] && [ $((db * 20)) -lt "$da" ]; then
+			pass "then wan1 +$da bytes, wan2 +$db"
+		else
+			fail "after the return wan1 +$da bytes, wan2 +$db (want wan2 < 5% of wan1)"
+		fi
+	else
+		fail "wan1 did not carry the download again: +$(($(rx wan1) - a0)) bytes"
+		dump_logs "$T/cpe.log"
+	fi
+}
+
+tcase "the download survives both switches intact" && {
+	wait_until 60 got_size_ge $((MIB * 1048576))
+	touch "$T/gate"
+	wait_pid_exit $CPID 30
+	crc=$?
+	wait_pid_exit $SPID 10
+	if [ $crc = 0 ] && cmp -s "$T/want" "$T/got"; then
+		pass "$MIB MiB"
+	else
+		fail "client $crc: $(tail -n2 "$T/cli.log" | tr '\n' ' ') data $(data_diff "$T/want" "$T/got")"
+	fi
+}
+
+stop_pid $CPE_PID
+stop_pid $CONC_PID
+finish
