@@ -127,7 +127,8 @@ struct cpe {
 	struct mpc_ev mon;
 	struct mpc_tqueue q_link;
 	struct mpc_timer t_link;
-	uint32_t link_dirty; /* bit i: link i needs a sync */
+	struct mpc_tqueue q_fin; /* connections whose early FIN is held */
+	uint32_t link_dirty;	 /* bit i: link i needs a sync */
 	uint64_t last_full_sync_ms;
 	int lan_ifindex;
 	uint64_t attach_mask;
@@ -139,8 +140,12 @@ static struct cpe *g_cpe;
  * Allocated for the configured links only (n_links entries in l[]): it is
  * kept for the connection's whole life, and 8 links' worth of counters
  * was most of the CPE's per-connection memory (bench/: 136 -> 40 bytes
- * with two links). */
+ * with two links; the FIN-hold timer below adds 32). */
 struct cpe_acct {
+	/* an early LAN FIN held for the subflows (c->timer may be the
+	 * Convert reply's deadline at that point, so a timer of its own) */
+	struct mpc_timer fin_t;
+	struct mpc_conn *conn;
 	uint8_t sf[CPE_MAX_WAN];
 	struct {
 		uint64_t tx, rx;
@@ -249,6 +254,7 @@ static void acct_close(struct mpc_conn *c)
 
 	if (!ac)
 		return;
+	mpc_timer_cancel(&ac->fin_t);
 	acct_poll(c);
 	for (l = 0; l < g_cpe->n_links; l++)
 		g_cpe->links[l].subflows -= ac->sf[l];
@@ -459,6 +465,85 @@ static void cpe_sweep(void *arg)
 	cp->relay.dstats[MPC_D_FB_EXPIRED] += n > 0 ? n : 0;
 }
 
+/* ---- an early FIN from the LAN ----------------------------------------- */
+
+/*
+ * The in-kernel PM opens no subflow once the MPTCP connection has sent its
+ * DATA_FIN, and a join that completes after it is reset (the connection is
+ * no longer fully established). A LAN client that half-closes at once
+ * (request then shutdown, or nothing to send) would leave its download on
+ * one link. So the CPE holds such a FIN, briefly: while the connection is
+ * young (CPE_FIN_HOLD_MS) and has fewer established subflows than usable
+ * WAN links of its family. The cost is that FIN arriving later, bounded;
+ * a connection that already has its subflows never waits.
+ */
+#define CPE_FIN_HOLD_MS 1000
+#define CPE_FIN_POLL_MS 20
+
+static int est_subflows(int fd)
+{
+	struct {
+		struct mptcp_subflow_data d;
+		struct tcp_info t[CPE_MAX_SF];
+	} infos;
+	socklen_t len = sizeof(infos);
+	int i, n = 0;
+
+	memset(&infos.d, 0, sizeof(infos.d));
+	infos.d.size_subflow_data = sizeof(infos.d);
+	infos.d.size_user = sizeof(infos.t[0]);
+	if (getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, &infos, &len))
+		return -1;
+	for (i = 0; i < (int)infos.d.num_subflows && i < CPE_MAX_SF; i++)
+		n += infos.t[i].tcpi_state == 1; /* TCP_ESTABLISHED */
+	return n;
+}
+
+/* Should c's FIN still wait for subflows? */
+static bool fin_wait_needed(struct cpe *cp, struct mpc_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int i, want = 0, have;
+
+	if (!(c->bflags & MPC_BF_UP_MPTCP) || c->b.ev.fd < 0 ||
+	    mpc_now_ns() - c->start_ns >= CPE_FIN_HOLD_MS * 1000000ull)
+		return false;
+	if (getsockname(c->b.ev.fd, (struct sockaddr *)&ss, &sl))
+		return false;
+	for (i = 0; i < cp->n_links; i++)
+		want += cp->links[i].up &&
+			(ss.ss_family == AF_INET ? cp->links[i].has4 : cp->links[i].has6);
+	have = est_subflows(c->b.ev.fd);
+	return have >= 0 && have < want;
+}
+
+static void fin_check(struct mpc_timer *t)
+{
+	struct cpe_acct *ac = container_of(t, struct cpe_acct, fin_t);
+	struct mpc_conn *c = ac->conn;
+
+	if (c->state != MPC_CS_RELAY || !c->up.fin_held)
+		return;
+	if (fin_wait_needed(g_cpe, c))
+		mpc_timer_arm(&g_cpe->loop, &g_cpe->q_fin, &ac->fin_t);
+	else
+		mpc_conn_release_fin(c);
+}
+
+static bool cpe_hold_fin(struct mpc_conn *c)
+{
+	struct cpe_acct *ac = c->ext;
+	struct cpe *cp = g_cpe;
+
+	/* ext exists exactly for MPTCP connections (cpe_established) */
+	if (!ac || !fin_wait_needed(cp, c))
+		return false;
+	mpc_dcount(c->r, MPC_D_FIN_HELD);
+	mpc_timer_arm(&cp->loop, &cp->q_fin, &ac->fin_t);
+	return true;
+}
+
 /* ---- connection handling --------------------------------------------- */
 
 static void cpe_established(struct mpc_conn *c)
@@ -470,6 +555,8 @@ static void cpe_established(struct mpc_conn *c)
 
 		c->bflags |= MPC_BF_UP_MPTCP;
 		if (ac) {
+			mpc_list_init(&ac->fin_t.node);
+			ac->conn = c;
 			c->ext = ac;
 			c->on_close = acct_close;
 		}
@@ -1306,6 +1393,8 @@ int cmd_cpe(int argc, char **argv)
 	/* the reply may take the concentrator's own connect time too */
 	mpc_tqueue_init(&cp->loop, &cp->q_connect, (cp->o.connect_timeout_s + 5) * 1000,
 			cpe_timeout);
+	mpc_tqueue_init(&cp->loop, &cp->q_fin, CPE_FIN_POLL_MS, fin_check);
+	cp->relay.hold_fin = cpe_hold_fin;
 
 	err = mpc_nl_open(&cp->nl);
 	if (err) {

@@ -400,6 +400,8 @@ void mpc_conn_linger(struct mpc_conn *c)
 		conn_free_now(c);
 		return;
 	}
+	/* the role may have had the timer armed (a held FIN) */
+	mpc_timer_cancel(&c->timer);
 	mpc_timer_arm(r->loop, &r->linger_q, &c->timer);
 }
 
@@ -515,7 +517,11 @@ static int pump(struct mpc_conn *c, struct mpc_dir *d, struct mpc_side *src, str
 		pipe_put(r, d->pipe);
 		d->pipe = NULL;
 	}
-	if (d->eof && !d->queued && !d->shut) {
+	if (d->eof && !d->queued && !d->shut && d == &c->up && r->hold_fin && !d->fin_asked) {
+		d->fin_asked = 1;
+		d->fin_held = r->hold_fin(c);
+	}
+	if (d->eof && !d->queued && !d->shut && !d->fin_held) {
 		/* half-close: FIN (DATA_FIN on MPTCP) one way only */
 		if (shutdown(dst->ev.fd, SHUT_WR) && errno != ENOTCONN)
 			return -errno;
@@ -599,6 +605,15 @@ void mpc_conn_start_relay(struct mpc_conn *c, bool hold_down)
 	mpc_timer_cancel(&c->timer);
 	mpc_dcount(c->r, MPC_D_RELAYED);
 	relay_step(c);
+}
+
+void mpc_conn_release_fin(struct mpc_conn *c)
+{
+	if (!c->up.fin_held)
+		return;
+	c->up.fin_held = 0;
+	if (c->state == MPC_CS_RELAY)
+		relay_step(c);
 }
 
 void mpc_conn_release_down(struct mpc_conn *c)

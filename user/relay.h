@@ -41,6 +41,8 @@ struct mpc_dir {
 	uint8_t eof : 1;       /* source reached EOF */
 	uint8_t shut : 1;      /* FIN propagated to the destination */
 	uint8_t held : 1;      /* not pumped yet (handshake still running) */
+	uint8_t fin_asked : 1; /* hold_fin() consulted for this direction */
+	uint8_t fin_held : 1;  /* FIN due, postponed until mpc_conn_release_fin() */
 };
 
 enum mpc_conn_state {
@@ -68,6 +70,11 @@ struct mpc_relay {
 	uint64_t last_tick_ms;
 	struct mpc_tqueue linger_q; /* error-then-drain connections */
 	int reserve_fd;		    /* spare fd released to answer EMFILE */
+	/* Optional, asked once when a's EOF is due to go out on b (the up
+	 * direction): true postpones that FIN until the role calls
+	 * mpc_conn_release_fin(). The CPE uses it so an early half-close
+	 * does not stop the kernel from opening the other subflows. */
+	bool (*hold_fin)(struct mpc_conn *c);
 };
 
 struct mpc_conn {
@@ -125,6 +132,8 @@ int mpc_conn_set_b(struct mpc_conn *c, int fd_b);
  * mpc_conn_release_down() (a CPE still waiting for the Convert reply). */
 void mpc_conn_start_relay(struct mpc_conn *c, bool hold_down);
 void mpc_conn_release_down(struct mpc_conn *c);
+/* Send the FIN hold_fin() postponed (if the connection still relays). */
+void mpc_conn_release_fin(struct mpc_conn *c);
 /* Publish the connection in mpc_binds (fields above must be set). */
 void mpc_conn_bind(struct mpc_conn *c);
 /* Tear both sides down with RST (MP_FASTCLOSE on an MPTCP socket). */

@@ -148,6 +148,38 @@ tcase "the download survives both switches intact" && {
 	fi
 }
 
+tcase "a client that half-closes at once still gets its second subflow (the CPE holds the FIN), data intact" && {
+	# mpc_peer sends nothing and shuts its side at once: without the
+	# hold the CPE's DATA_FIN would beat the kernel's MP_JOIN
+	f0=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"fin_held_for_subflows":[0-9]*' | grep -o '[0-9]*$')
+	rej0=$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)
+	bg "$NS_SRV" "$T/srv2.log" "$PEER" --listen "$SRV4:$((SPORT + 1))" --tcp \
+		--source-bytes $((4 * 1048576)) --seed 34 --count 1 --timeout 60
+	spid=$BG_PID
+	wait_listen "$NS_SRV" $((SPORT + 1))
+	"$PEER" --gen $((4 * 1048576)) --seed 34 >"$T/want2"
+	bg "$NS_CLI" "$T/cli2.log" "$PEER" --connect "$SRV4:$((SPORT + 1))" --tcp --recv "$T/got2" \
+		--expect-bytes $((4 * 1048576)) --timeout 60
+	cpid=$BG_PID
+	wait_until 10 sf_is $CPE_WAN2_4 1
+	joined=$?
+	wait_pid_exit $cpid 60
+	crc=$?
+	wait_pid_exit $spid 10
+	counters_flushed "$PINE"
+	f1=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"fin_held_for_subflows":[0-9]*' | grep -o '[0-9]*$')
+	if [ $crc != 0 ] || ! cmp -s "$T/want2" "$T/got2"; then
+		fail "client $crc, data $(data_diff "$T/want2" "$T/got2")"
+	elif [ $joined != 0 ] && [ "$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)" -gt "$rej0" ]; then
+		skip "$(join_rejected_why)"
+	elif [ $joined != 0 ]; then
+		fail "no subflow from $CPE_WAN2_4 (fin_held_for_subflows ${f0:-0} -> ${f1:-0}; CPE: $(nsx "$NS_CPE" nstat -az | grep MPTcpExt | grep -v ' 0 ' | awk '{print $1"="$2}' | tr '\n' ' '))"
+	else
+		# held only when the FIN came before the join was up
+		pass "fin_held_for_subflows ${f0:-0} -> ${f1:-0}"
+	fi
+}
+
 stop_pid $CPE_PID
 stop_pid $CONC_PID
 finish
