@@ -127,8 +127,11 @@ struct cpe {
 	struct mpc_ev mon;
 	struct mpc_tqueue q_link;
 	struct mpc_timer t_link;
-	struct mpc_tqueue q_fin; /* connections whose early FIN is held */
-	uint32_t link_dirty;	 /* bit i: link i needs a sync */
+	/* early LAN FINs held for the subflows: one timer for all of them
+	 * (no per-connection state; they are few and last at most a second) */
+	struct mpc_tqueue q_fin;
+	struct mpc_timer t_fin;
+	uint32_t link_dirty; /* bit i: link i needs a sync */
 	uint64_t last_full_sync_ms;
 	int lan_ifindex;
 	uint64_t attach_mask;
@@ -140,12 +143,8 @@ static struct cpe *g_cpe;
  * Allocated for the configured links only (n_links entries in l[]): it is
  * kept for the connection's whole life, and 8 links' worth of counters
  * was most of the CPE's per-connection memory (bench/: 136 -> 40 bytes
- * with two links; the FIN-hold timer below adds 32). */
+ * with two links). */
 struct cpe_acct {
-	/* an early LAN FIN held for the subflows (c->timer may be the
-	 * Convert reply's deadline at that point, so a timer of its own) */
-	struct mpc_timer fin_t;
-	struct mpc_conn *conn;
 	uint8_t sf[CPE_MAX_WAN];
 	struct {
 		uint64_t tx, rx;
@@ -254,7 +253,6 @@ static void acct_close(struct mpc_conn *c)
 
 	if (!ac)
 		return;
-	mpc_timer_cancel(&ac->fin_t);
 	acct_poll(c);
 	for (l = 0; l < g_cpe->n_links; l++)
 		g_cpe->links[l].subflows -= ac->sf[l];
@@ -518,29 +516,40 @@ static bool fin_wait_needed(struct cpe *cp, struct mpc_conn *c)
 	return have >= 0 && have < want;
 }
 
+/* Every CPE_FIN_POLL_MS while a FIN is held: release those whose wait is
+ * over. A walk over the connections, so a connection that dies while
+ * held needs no clean-up. */
 static void fin_check(struct mpc_timer *t)
 {
-	struct cpe_acct *ac = container_of(t, struct cpe_acct, fin_t);
-	struct mpc_conn *c = ac->conn;
+	struct cpe *cp = g_cpe;
+	struct mpc_list *pos, *tmp;
+	bool still = false;
 
-	if (c->state != MPC_CS_RELAY || !c->up.fin_held)
-		return;
-	if (fin_wait_needed(g_cpe, c))
-		mpc_timer_arm(&g_cpe->loop, &g_cpe->q_fin, &ac->fin_t);
-	else
-		mpc_conn_release_fin(c);
+	(void)t;
+	mpc_list_for_each_safe(pos, tmp, &cp->relay.conns)
+	{
+		struct mpc_conn *c = container_of(pos, struct mpc_conn, node);
+
+		if (c->state != MPC_CS_RELAY || !c->up.fin_held)
+			continue;
+		if (fin_wait_needed(cp, c))
+			still = true;
+		else
+			mpc_conn_release_fin(c); /* may free c: _safe walk */
+	}
+	if (still)
+		mpc_timer_arm(&cp->loop, &cp->q_fin, &cp->t_fin);
 }
 
 static bool cpe_hold_fin(struct mpc_conn *c)
 {
-	struct cpe_acct *ac = c->ext;
 	struct cpe *cp = g_cpe;
 
-	/* ext exists exactly for MPTCP connections (cpe_established) */
-	if (!ac || !fin_wait_needed(cp, c))
+	if (!fin_wait_needed(cp, c))
 		return false;
 	mpc_dcount(c->r, MPC_D_FIN_HELD);
-	mpc_timer_arm(&cp->loop, &cp->q_fin, &ac->fin_t);
+	if (!mpc_timer_armed(&cp->t_fin))
+		mpc_timer_arm(&cp->loop, &cp->q_fin, &cp->t_fin);
 	return true;
 }
 
@@ -555,8 +564,6 @@ static void cpe_established(struct mpc_conn *c)
 
 		c->bflags |= MPC_BF_UP_MPTCP;
 		if (ac) {
-			mpc_list_init(&ac->fin_t.node);
-			ac->conn = c;
 			c->ext = ac;
 			c->on_close = acct_close;
 		}
@@ -1368,6 +1375,7 @@ int cmd_cpe(int argc, char **argv)
 	g_cpe = cp;
 	cp->lst[0].fd = cp->lst[1].fd = cp->mon.fd = -1;
 	mpc_list_init(&cp->t_link.node);
+	mpc_list_init(&cp->t_fin.node);
 	cp->lan_ifindex = mpc_ifindex(cp->o.lan);
 	if (cp->lan_ifindex < 0) {
 		mpc_err("--lan %s: no such interface", cp->o.lan);
@@ -1492,6 +1500,8 @@ out_nl:
 	}
 	if (mpc_timer_armed(&cp->t_link))
 		mpc_timer_cancel(&cp->t_link);
+	if (mpc_timer_armed(&cp->t_fin))
+		mpc_timer_cancel(&cp->t_fin);
 	free(cp->wan_res);
 	if (cp->nl) {
 		if (mpc_nl_undo_all(cp->nl) < 0)
