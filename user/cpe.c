@@ -87,7 +87,8 @@ struct cpe_opts {
 	uint32_t local_mark, stamp_mark;
 	uint8_t prefer_subtype;
 	uint32_t connect_timeout_s, ttl_s, max_conns, pipe_size;
-	int rcvbuf; /* SO_RCVBUF of explicit-mode sockets, 0 = autotune */
+	int rcvbuf;	      /* SO_RCVBUF of explicit-mode sockets, 0 = autotune */
+	uint32_t fin_hold_ms; /* hold an early LAN FIN this long at most; 0 = never */
 };
 
 struct cpe_link {
@@ -131,7 +132,8 @@ struct cpe {
 	 * (no per-connection state; they are few and last at most a second) */
 	struct mpc_tqueue q_fin;
 	struct mpc_timer t_fin;
-	uint32_t link_dirty; /* bit i: link i needs a sync */
+	uint64_t fin_hold_off_ms; /* loop time before which no FIN is held */
+	uint32_t link_dirty;	  /* bit i: link i needs a sync */
 	uint64_t last_full_sync_ms;
 	int lan_ifindex;
 	uint64_t attach_mask;
@@ -477,6 +479,7 @@ static void cpe_sweep(void *arg)
  */
 #define CPE_FIN_HOLD_MS 1000
 #define CPE_FIN_POLL_MS 20
+#define CPE_FIN_HOLD_OFF_MS 30000 /* no holds for this long after one expired */
 
 static int est_subflows(int fd)
 {
@@ -498,22 +501,28 @@ static int est_subflows(int fd)
 }
 
 /* Should c's FIN still wait for subflows? */
-static bool fin_wait_needed(struct cpe *cp, struct mpc_conn *c)
+enum fin_wait { FIN_GO = 0, FIN_WAIT, FIN_EXPIRED };
+
+static enum fin_wait fin_wait_needed(struct cpe *cp, struct mpc_conn *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int i, want = 0, have;
 
 	if (!(c->bflags & MPC_BF_UP_MPTCP) || c->b.ev.fd < 0 ||
-	    mpc_now_ns() - c->start_ns >= CPE_FIN_HOLD_MS * 1000000ull)
-		return false;
-	if (getsockname(c->b.ev.fd, (struct sockaddr *)&ss, &sl))
-		return false;
+	    getsockname(c->b.ev.fd, (struct sockaddr *)&ss, &sl))
+		return FIN_GO;
 	for (i = 0; i < cp->n_links; i++)
 		want += cp->links[i].up &&
 			(ss.ss_family == AF_INET ? cp->links[i].has4 : cp->links[i].has6);
 	have = est_subflows(c->b.ev.fd);
-	return have >= 0 && have < want;
+	pr_debug("relay %llu: FIN hold check: %d of %d subflows established, %llu ms old\n",
+		 (unsigned long long)c->cookie, have, want,
+		 (unsigned long long)((mpc_now_ns() - c->start_ns) / 1000000));
+	if (have < 0 || have >= want)
+		return FIN_GO;
+	return mpc_now_ns() - c->start_ns >= cp->o.fin_hold_ms * 1000000ull ? FIN_EXPIRED :
+									      FIN_WAIT;
 }
 
 /* Every CPE_FIN_POLL_MS while a FIN is held: release those whose wait is
@@ -532,10 +541,21 @@ static void fin_check(struct mpc_timer *t)
 
 		if (c->state != MPC_CS_RELAY || !c->up.fin_held)
 			continue;
-		if (fin_wait_needed(cp, c))
+		switch (fin_wait_needed(cp, c)) {
+		case FIN_WAIT:
 			still = true;
-		else
-			mpc_conn_release_fin(c); /* may free c: _safe walk */
+			continue;
+		case FIN_EXPIRED:
+			/* a link that looks usable but opens no subflow
+			 * (no IP service behind the carrier, joins refused):
+			 * holding the next FINs would only delay them */
+			mpc_dcount(c->r, MPC_D_FIN_HOLD_EXPIRED);
+			cp->fin_hold_off_ms = cp->loop.now_ms + CPE_FIN_HOLD_OFF_MS;
+			break;
+		case FIN_GO:
+			break;
+		}
+		mpc_conn_release_fin(c); /* may free c: _safe walk */
 	}
 	if (still)
 		mpc_timer_arm(&cp->loop, &cp->q_fin, &cp->t_fin);
@@ -545,7 +565,8 @@ static bool cpe_hold_fin(struct mpc_conn *c)
 {
 	struct cpe *cp = g_cpe;
 
-	if (!fin_wait_needed(cp, c))
+	if (!cp->o.fin_hold_ms || cp->loop.now_ms < cp->fin_hold_off_ms ||
+	    fin_wait_needed(cp, c) != FIN_WAIT)
 		return false;
 	mpc_dcount(c->r, MPC_D_FIN_HELD);
 	if (!mpc_timer_armed(&cp->t_fin))
@@ -1130,6 +1151,7 @@ static void usage(FILE *f)
 		"              [--proxy-port PORT] [--mark MARK] [--stamp-mark MARK]\n"
 		"              [--prefer-subtype N] [--connect-timeout SEC] [--cache-ttl SEC]\n"
 		"              [--max-conns N] [--pipe-size BYTES] [--rcvbuf BYTES]\n"
+		"              [--fin-hold MS]\n"
 		"\n"
 		"  --lan IF             interface toward the LAN hosts (classifier attached here)\n"
 		"  --wan IF[,IF...]     access links: one MPTCP subflow per link\n"
@@ -1144,7 +1166,9 @@ static void usage(FILE *f)
 		"  --backup IF          use this WAN link only when the others fail\n"
 		"  --rcvbuf BYTES       receive buffer of the MPTCP sockets toward the\n"
 		"                       concentrator (default 4 MiB; 0 = kernel autotuning,\n"
-		"                       which stalls after a TFO SYN on 6.x kernels)\n");
+		"                       which stalls after a TFO SYN on 6.x kernels)\n"
+		"  --fin-hold MS        hold a LAN client's FIN that comes before the other\n"
+		"                       subflows are up, at most MS (default 1000; 0 = never)\n");
 }
 
 static int add_prefix(struct mpc_prefix **arr, int *n, const char *s, const char *opt)
@@ -1183,6 +1207,7 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 					      { "max-conns", required_argument, NULL, 'C' },
 					      { "pipe-size", required_argument, NULL, 'z' },
 					      { "rcvbuf", required_argument, NULL, 'R' },
+					      { "fin-hold", required_argument, NULL, 'F' },
 					      { "pin-path", required_argument, NULL, 'P' },
 					      { "help", no_argument, NULL, 'h' },
 					      {} };
@@ -1199,6 +1224,7 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 	o->max_conns = 65536;
 	o->pipe_size = 1 << 20;
 	o->rcvbuf = 4 << 20;
+	o->fin_hold_ms = CPE_FIN_HOLD_MS;
 	o->mode = MPC_MODE_EXPLICIT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -1281,6 +1307,7 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 		case 'T':
 		case 'C':
 		case 'R':
+		case 'F':
 		case 'z': {
 			uint32_t min = 1, max = 0xffffffff;
 
@@ -1288,8 +1315,10 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 				max = 65535;
 			if (c == 'S')
 				min = 0, max = 15;
-			if (c == 'T' || c == 'R')
+			if (c == 'T' || c == 'R' || c == 'F')
 				min = 0;
+			if (c == 'F')
+				max = 10000;
 			if (c == 'R')
 				max = 1 << 30;
 			if (mpc_parse_u32(optarg, &v, min, max)) {
@@ -1312,6 +1341,8 @@ static int parse_opts(struct cpe_opts *o, int argc, char **argv)
 				o->max_conns = v;
 			else if (c == 'R')
 				o->rcvbuf = v;
+			else if (c == 'F')
+				o->fin_hold_ms = v;
 			else
 				o->pipe_size = v;
 			break;

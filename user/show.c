@@ -58,6 +58,7 @@ static const char *const dcounter_names[MPC_D_MAX] = {
 	[MPC_D_LINK_DOWN] = "wan_link_down",
 	[MPC_D_LINK_UP] = "wan_link_restored",
 	[MPC_D_FIN_HELD] = "fin_held_for_subflows",
+	[MPC_D_FIN_HOLD_EXPIRED] = "fin_hold_expired",
 	[MPC_D_FLUSHES] = "counter_flushes",
 };
 _Static_assert(sizeof(dcounter_names) / sizeof(dcounter_names[0]) == MPC_D_MAX,

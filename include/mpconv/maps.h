@@ -310,6 +310,7 @@ enum mpc_dcounter {
 	MPC_D_LINK_DOWN,	/* WAN link unusable: its endpoints withdrawn */
 	MPC_D_LINK_UP,		/* WAN link usable again: endpoints restored */
 	MPC_D_FIN_HELD,		/* early LAN FIN held until the subflows were up */
+	MPC_D_FIN_HOLD_EXPIRED, /* ... but they were not up within the bound */
 	MPC_D_FLUSHES,		/* counter flushes (once a second); kept last,
 				 * so a reader that sees it grow twice knows
 				 * every counter was written after it looked */

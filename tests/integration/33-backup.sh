@@ -153,6 +153,9 @@ tcase "a client that half-closes at once still gets its second subflow (the CPE 
 	# hold the CPE's DATA_FIN would beat the kernel's MP_JOIN
 	f0=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"fin_held_for_subflows":[0-9]*' | grep -o '[0-9]*$')
 	rej0=$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)
+	# joins the CPE completed (this is the only connection now)
+	jn0=$(nstat_get "$NS_CPE" MPTcpExtMPJoinSynAckRx)
+	joined_more() { [ "$(nstat_get "$NS_CPE" MPTcpExtMPJoinSynAckRx)" -gt "$jn0" ]; }
 	bg "$NS_SRV" "$T/srv2.log" "$PEER" --listen "$SRV4:$((SPORT + 1))" --tcp \
 		--source-bytes $((4 * 1048576)) --seed 34 --count 1 --timeout 60
 	spid=$BG_PID
@@ -161,7 +164,7 @@ tcase "a client that half-closes at once still gets its second subflow (the CPE 
 	bg "$NS_CLI" "$T/cli2.log" "$PEER" --connect "$SRV4:$((SPORT + 1))" --tcp --recv "$T/got2" \
 		--expect-bytes $((4 * 1048576)) --timeout 60
 	cpid=$BG_PID
-	wait_until 10 sf_is $CPE_WAN2_4 1
+	wait_until 10 joined_more
 	joined=$?
 	wait_pid_exit $cpid 60
 	crc=$?
@@ -177,6 +180,56 @@ tcase "a client that half-closes at once still gets its second subflow (the CPE 
 	else
 		# held only when the FIN came before the join was up
 		pass "fin_held_for_subflows ${f0:-0} -> ${f1:-0}"
+	fi
+}
+
+dcount() {	# dcount NAME: a CPE daemon counter
+	local n
+	n=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o "\"$1\":[0-9]*" | grep -o '[0-9]*$')
+	echo "${n:-0}"
+}
+# half_closing_download PORT: 1 MiB to a client that shuts its side at once
+half_closing_download() {
+	bg "$NS_SRV" "$T/srv$1.log" "$PEER" --listen "$SRV4:$1" --tcp --source-bytes 1048576 \
+		--seed "$1" --count 1 --timeout 30
+	local spid=$BG_PID rc
+	wait_listen "$NS_SRV" "$1" || return 1
+	nsx "$NS_CLI" "$PEER" --connect "$SRV4:$1" --tcp --recv "$T/got$1" --expect-bytes 1048576 \
+		--timeout 30 >"$T/cli$1.log" 2>&1
+	rc=$?
+	wait_pid_exit $spid 10
+	"$PEER" --gen 1048576 --seed "$1" | cmp -s - "$T/got$1" && [ $rc = 0 ]
+}
+
+tcase "a usable-looking link that opens no subflow: one FIN waits the bound, later ones are not held" && {
+	# a fresh CPE (no hold-off left from earlier cases), 300 ms bound
+	stop_pid $CPE_PID
+	bg "$NS_CPE" "$T/cpe2.log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
+		--backup wan2 --concentrator "$CONC4:$PORT" --fin-hold 300
+	CPE_PID=$BG_PID
+	wait_until 60 cpe_running
+	# the concentrator cannot answer wan2 any more (its replies to the
+	# address are blackholed), while wan2 keeps carrier and routes
+	nsx "$NS_CONC" ip route add blackhole $CPE_WAN2_4/32
+	counters_flushed "$PINE"
+	h0=$(dcount fin_held_for_subflows) e0=$(dcount fin_hold_expired)
+	half_closing_download $((SPORT + 2))
+	r1=$?
+	counters_flushed "$PINE"
+	h1=$(dcount fin_held_for_subflows) e1=$(dcount fin_hold_expired)
+	half_closing_download $((SPORT + 3))
+	r2=$?
+	counters_flushed "$PINE"
+	h2=$(dcount fin_held_for_subflows)
+	nsx "$NS_CONC" ip route del blackhole $CPE_WAN2_4/32
+	if [ $r1 != 0 ] || [ $r2 != 0 ]; then
+		fail "a download failed: $(cat "$T/cli$((SPORT + 2)).log" "$T/cli$((SPORT + 3)).log" | tr '\n' ' ')"
+	elif [ "$h1" != $((h0 + 1)) ] || [ "$e1" != $((e0 + 1)) ]; then
+		fail "first FIN: held $h0 -> $h1, expired $e0 -> $e1 (want +1, +1)"
+	elif [ "$h2" != "$h1" ]; then
+		fail "the second FIN was held too ($h1 -> $h2)"
+	else
+		pass
 	fi
 }
 
