@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "loop.h"
 
 #define MPC_LOOP_BATCH 256
@@ -67,6 +68,9 @@ void mpc_tqueue_init(struct mpc_loop *l, struct mpc_tqueue *q, uint32_t timeout_
 	q->fire = fire;
 	if (l->n_queues < (int)(sizeof(l->queues) / sizeof(l->queues[0])))
 		l->queues[l->n_queues++] = q;
+	else /* a programming error: its timers would never fire */
+		pr_warn("event loop: more than %d timer queues; raise mpc_loop.queues\n",
+			l->n_queues);
 }
 
 void mpc_timer_arm(struct mpc_loop *l, struct mpc_tqueue *q, struct mpc_timer *t)
