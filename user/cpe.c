@@ -366,6 +366,53 @@ static void link_sync(struct cpe *cp, int i)
 	}
 }
 
+/*
+ * Backup links (--backup) carry traffic only when no other link works.
+ * Withdrawing the failed primary's endpoint is not enough for that: the
+ * concentrator's scheduler keeps sending on its own end of the dead
+ * subflow until retransmissions mark it stale (seconds, and on 6.12 the
+ * download stalled for more than 15 s), because a backup subflow is used
+ * only when no regular one looks available. So while every non-backup
+ * link is down the backup links' endpoints lose their BACKUP flag, which
+ * makes the kernel send MP_PRIO on their subflows (RFC 8684 §3.3.8) and
+ * the peer use them as regular ones; the flag comes back with a primary.
+ */
+static void backup_policy(struct cpe *cp)
+{
+	bool primary_up = false, want_backup;
+	int i, k;
+
+	if (!cp->o.backup_mask)
+		return;
+	for (i = 0; i < cp->n_links; i++)
+		if (!(cp->o.backup_mask & (1u << i)) && cp->links[i].up)
+			primary_up = true;
+	want_backup = primary_up;
+	for (i = 0; i < cp->n_links; i++) {
+		struct mpc_nl_wan_link *wl = &cp->wan_res->links[i];
+
+		if (!(cp->o.backup_mask & (1u << i)) || !cp->links[i].up)
+			continue;
+		for (k = 0; k < wl->n_addrs; k++) {
+			struct mpc_nl_wan_addr *wa = &wl->addrs[k];
+			bool is_backup = wa->endpoint_flags & MPC_PM_BACKUP;
+
+			if (wa->endpoint != MPC_NL_ADDED || is_backup == want_backup)
+				continue;
+			if (mpc_nl_pm_set_backup(cp->nl, wa->endpoint_id, want_backup)) {
+				pr_warn("WAN %s: %s: %s\n", wl->name,
+					want_backup ? "back to backup" : "promoting the backup",
+					mpc_nl_errmsg(cp->nl));
+				continue;
+			}
+			wa->endpoint_flags ^= MPC_PM_BACKUP;
+			pr_info("WAN %s: %s\n", wl->name,
+				want_backup ? "a primary link is back: backup again (MP_PRIO)" :
+					      "no primary link: backup link used as a regular one (MP_PRIO)");
+		}
+	}
+}
+
 static void link_sync_dirty(struct cpe *cp)
 {
 	uint32_t dirty = cp->link_dirty;
@@ -375,6 +422,7 @@ static void link_sync_dirty(struct cpe *cp)
 	for (i = 0; i < cp->n_links; i++)
 		if (dirty & (1u << i))
 			link_sync(cp, i);
+	backup_policy(cp);
 	publish_links(cp);
 }
 
