@@ -407,8 +407,9 @@ static void backup_policy(struct cpe *cp)
 			}
 			wa->endpoint_flags ^= MPC_PM_BACKUP;
 			pr_info("WAN %s: %s\n", wl->name,
-				want_backup ? "a primary link is back: backup again (MP_PRIO)" :
-					      "no primary link: backup link used as a regular one (MP_PRIO)");
+				want_backup ?
+					"a primary link is back: backup again (MP_PRIO)" :
+					"no primary link: backup link used as a regular one (MP_PRIO)");
 		}
 	}
 }
@@ -1110,6 +1111,7 @@ static int setup_wan(struct cpe *cp)
 		}
 	}
 	wo.backup_mask = cp->o.backup_mask;
+	wo.allow_down = true;
 	wo.subflows = cp->o.n_wan > 1 ? cp->o.n_wan - 1 : 1;
 	/* implicit mode: an on-path concentrator may announce its address */
 	wo.add_addr_accepted = cp->o.mode == MPC_MODE_IMPLICIT ? 1 : 0;
@@ -1126,7 +1128,9 @@ static int setup_wan(struct cpe *cp)
 
 		cl->ifindex = wl->ifindex;
 		snprintf(cl->name, sizeof(cl->name), "%s", wl->name);
-		cl->up = true;
+		/* a link down at start-up joins when the watcher finds it
+		 * usable (a cellular modem that connects after the CPE) */
+		cl->up = wl->n_addrs > 0;
 		link_addrs_from(cl, wl);
 		for (j = 0; j < wl->n_addrs; j++) {
 			struct mpc_nl_wan_addr *wa = &wl->addrs[j];
@@ -1515,6 +1519,7 @@ int cmd_cpe(int argc, char **argv)
 	}
 	cp->last_full_sync_ms = mpc_now_ms();
 	link_watch_start(cp);
+	backup_policy(cp); /* a backup may be all there is at start-up */
 	err = mpc_nl_setup_local_routing(cp->nl, cp->o.local_mark, 0, MPC_NL_TABLE_LOCAL,
 					 MPC_NL_PRIO_LOCAL);
 	if (err < 0) {

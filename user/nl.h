@@ -272,6 +272,11 @@ struct mpc_nl_wan_opts {
 	uint32_t add_addr_accepted; /* limit at least this */
 	uint32_t table_base;	    /* 0 = MPC_NL_TABLE_BASE */
 	uint32_t prio_base;	    /* 0 = MPC_NL_PRIO_BASE */
+	/* a link that is down, or has no address or default route yet, is
+	 * set up with nothing (n_addrs 0, a warning) instead of failing the
+	 * call, for mpc_nl_wan_link_sync() to bring in later; an unknown
+	 * interface is still an error */
+	bool allow_down;
 };
 
 struct mpc_nl_wan_result {

@@ -320,7 +320,25 @@ int mpc_nl_setup_wan_links(struct mpc_nl *nl, const int *ifindexes, int n,
 
 	R->n_links = n;
 	for (i = 0; i < n; i++) {
+		struct mpc_nl_link link;
+
 		err = discover_link(nl, i, ifindexes[i], o, &R->links[i], &w[i]);
+		if (!err && o->allow_down &&
+		    (mpc_nl_link_get(nl, ifindexes[i], NULL, &link) || !(link.flags & IFF_UP) ||
+		     !(link.flags & IFF_RUNNING)))
+			err = nl_say(nl, -ENETDOWN, "%s: down or without carrier",
+				     R->links[i].name);
+		if (err && o->allow_down &&
+		    (err == -EADDRNOTAVAIL || err == -ENETUNREACH || err == -ENETDOWN)) {
+			pr_warn("%s; starting without it, it joins when usable\n",
+				mpc_nl_errmsg(nl));
+			R->links[i].n_addrs = 0;
+			free(w[i].routes[0]);
+			free(w[i].routes[1]);
+			memset(&w[i], 0, sizeof(w[i]));
+			err = 0;
+			continue;
+		}
 		if (err) {
 			name_err(nl, R->links[i].name);
 			goto out;

@@ -261,5 +261,32 @@ tcase "cpe exits: every rule, route and endpoint it added is gone, sysctls resto
 	fi
 }
 
+tcase "a WAN link without a default route at start-up: the CPE starts without it and takes it in when the route appears" && {
+	nsx "$NS_CPE" ip route del default dev wan2
+	nsx "$NS_CPE" ip -6 route del default dev wan2 2>/dev/null
+	bg "$NS_CPE" "$T/cpe2.log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
+		--concentrator "$CONC4:$PORT"
+	CPE_PID=$BG_PID
+	why=""
+	if ! wait_until 60 cpe_running; then
+		why="did not start: $(tail -n3 "$T/cpe2.log" | tr '\n' ' ')"
+	elif [ "$(link up wan2)" != false ] || has_ep $NEW2 || ! through 4 late4; then
+		why="at start: wan2 up=$(link up wan2), endpoints: $(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';')"
+	else
+		nsx "$NS_CPE" ip route add default via $CONC_ACC2_4 dev wan2 metric 200
+		wait_until 10 link_is wan2 up true && wait_until 10 has_ep $NEW2 ||
+			why="after the route: wan2 up=$(link up wan2), endpoints: $(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';')"
+	fi
+	stop_pid $CPE_PID
+	left=$(nsx "$NS_CPE" ip mptcp endpoint show; nsx "$NS_CPE" ip -d -4 rule show | grep -w "proto 109")
+	[ -z "$why" ] && [ -n "$left" ] && why="left behind after exit: $left"
+	if [ -z "$why" ]; then
+		pass
+	else
+		fail "$why"
+		dump_logs "$T/cpe2.log"
+	fi
+}
+
 stop_pid $CONC_PID
 finish

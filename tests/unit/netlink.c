@@ -1174,6 +1174,51 @@ out:
 	free(before);
 }
 
+/* allow_down: a link without default route, or without carrier, at
+ * start-up is set up with nothing and brought in by a later sync; an
+ * unknown interface still fails. */
+static void t_wan_allow_down(struct mpc_nl *nl)
+{
+	struct mpc_nl_wan_opts opts = { .allow_down = true };
+	struct mpc_nl_wan_result res;
+	struct mpc_nl_endpoint ep;
+	bool changed;
+	int idx[2];
+
+	if (!ASSERT_TRUE(mk_wan_lab(), "lab") ||
+	    !ASSERT_OK(sh("ip route del default dev wan1 && ip -6 route del default dev wan1"),
+		       "wan1 without defaults"))
+		return;
+	idx[0] = ifidx(nl, "wan0");
+	idx[1] = ifidx(nl, "wan1");
+	ASSERT_EQ(mpc_nl_setup_wan_links(nl, idx, 2, NULL, &res), -ENETUNREACH,
+		  "without allow_down: an error, as before");
+	if (!ASSERT_OK(mpc_nl_setup_wan_links(nl, idx, 2, &opts, &res), "with allow_down"))
+		return;
+	ASSERT_EQ(res.links[1].n_addrs, 0, "wan1 set up with nothing");
+	ASSERT_TRUE(!strcmp(res.links[1].name, "wan1") && res.links[1].ifindex == idx[1],
+		    "but named and indexed");
+	ASSERT_TRUE(find_ep(nl, "198.51.100.2", &ep), "wan0 configured");
+	ASSERT_FALSE(find_ep(nl, "198.51.100.66", &ep), "no wan1 endpoint");
+
+	ASSERT_OK(sh("ip route add default via 198.51.100.65 dev wan1 metric 200"), "route back");
+	ASSERT_EQ(mpc_nl_wan_link_sync(nl, 1, &opts, &res.links[1], &changed), 1, "usable now");
+	ASSERT_TRUE(changed && find_ep(nl, "198.51.100.66", &ep), "wan1 endpoint added");
+	ASSERT_EQ(count_rules(nl, AF_INET, "198.51.100.66", 0x6d71, 0), 1, "and its rule");
+
+	/* no carrier at start-up: the peer end down */
+	ASSERT_OK(mpc_nl_undo_all(nl), "undo");
+	ASSERT_OK(sh("ip link set wan1p down"), "wan1 loses carrier");
+	ASSERT_TRUE(wait_sh(3000, "ip -o link show dev wan1 | grep -q 'NO-CARRIER'"), "no carrier");
+	ASSERT_OK(mpc_nl_setup_wan_links(nl, idx, 2, &opts, &res), "no carrier, allow_down");
+	ASSERT_EQ(res.links[1].n_addrs, 0, "wan1 without carrier set up with nothing");
+	ASSERT_FALSE(find_ep(nl, "198.51.100.66", &ep), "no endpoint while without carrier");
+
+	/* unknown interface: still an error */
+	idx[1] = 4242;
+	ASSERT_EQ(mpc_nl_setup_wan_links(nl, idx, 2, &opts, &res), -ENODEV, "unknown ifindex");
+}
+
 /* ---- end to end: the kernel opens the second subflow -------------------- */
 
 static int tcp_wait(int fd, short ev, int ms)
@@ -1376,5 +1421,6 @@ void test_netlink(void)
 	run("local_routing", t_local_routing, false);
 	run("errors", t_errors, true);
 	run("link_sync", t_link_sync, true);
+	run("wan_allow_down", t_wan_allow_down, true);
 	run("e2e_second_subflow", t_e2e_subflow, true);
 }
