@@ -400,7 +400,7 @@ void mpc_conn_linger(struct mpc_conn *c)
 		conn_free_now(c);
 		return;
 	}
-	/* the role may have had the timer armed (a held FIN) */
+	/* a handshake deadline may still be armed on it */
 	mpc_timer_cancel(&c->timer);
 	mpc_timer_arm(r->loop, &r->linger_q, &c->timer);
 }
