@@ -434,6 +434,33 @@ mkdata() { head -c "$(($2 * 1048576))" /dev/urandom >"$1"; }
 # fd_count PID: open descriptors of PID
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
+# conc_start PORT [ARGS...]: `mpconv concentrator` on $CONC4:PORT in
+# NS_CONC accepting the lab's access prefix, pins in $PINC (pin_dir conc
+# when unset), log $MPC_TMP/conc.log; waits for its listener, sets CONC_PID.
+conc_start() {
+	local port=$1
+	shift
+	PINC=${PINC:-$(pin_dir conc)}
+	bg "$NS_CONC" "$MPC_TMP/conc.log" "$MPCONV" -v --pin-path "$PINC" concentrator \
+		--listen "$CONC4:$port" --allow 198.51.100.0/24 "$@"
+	CONC_PID=$BG_PID
+	wait_listen "$NS_CONC" "$port" || { dump_logs "$MPC_TMP/conc.log"; return 1; }
+}
+
+# cpe_start LOG PORT [ARGS...]: `mpconv cpe` on the lab's lan, wan1 and wan2
+# toward $CONC4:PORT in NS_CPE, pins in $PINE (pin_dir cpe when unset),
+# log LOG; waits until its status answers, sets CPE_PID.
+cpe_running() { "$MPCONV" --pin-path "$PINE" status >/dev/null 2>&1; }
+cpe_start() {
+	local log=$1 port=$2
+	shift 2
+	PINE=${PINE:-$(pin_dir cpe)}
+	bg "$NS_CPE" "$log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
+		--concentrator "$CONC4:$port" "$@"
+	CPE_PID=$BG_PID
+	wait_until 60 cpe_running || { dump_logs "$log"; return 1; }
+}
+
 # counters_flushed PIN: wait (at most 5 s) until the daemon pinned at PIN
 # has written all its counters at least once after this call: two more
 # flushes, the first of which may have started before the call.

@@ -21,19 +21,9 @@ PORT=5132
 SPORT=9320
 
 lab_create --shape 40,40 || { echo "not ok - lab set-up"; exit 1; }
-PINC=$(pin_dir conc)
-PINE=$(pin_dir cpe)
 T=$MPC_TMP
-
-bg "$NS_CONC" "$T/conc.log" "$MPCONV" -v --pin-path "$PINC" concentrator \
-	--listen "$CONC4:$PORT" --allow 198.51.100.0/24
-CONC_PID=$BG_PID
-wait_listen "$NS_CONC" $PORT || { echo "not ok - concentrator start"; dump_logs "$T/conc.log"; exit 1; }
-cpe_running() { "$MPCONV" --pin-path "$PINE" status >/dev/null 2>&1; }
-bg "$NS_CPE" "$T/cpe.log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
-	--concentrator "$CONC4:$PORT"
-CPE_PID=$BG_PID
-wait_until 60 cpe_running || { echo "not ok - cpe start"; dump_logs "$T/cpe.log"; exit 1; }
+conc_start $PORT || { echo "not ok - concentrator start"; exit 1; }
+cpe_start "$T/cpe.log" $PORT || { echo "not ok - cpe start"; exit 1; }
 
 # sf SRC: established TCP subflows from SRC to the concentrator on the CPE
 sf() { nsx "$NS_CPE" ss -Htn state established src "$1" dst "$CONC4" | grep -c .; }
@@ -264,11 +254,8 @@ tcase "cpe exits: every rule, route and endpoint it added is gone, sysctls resto
 tcase "a WAN link without a default route at start-up: the CPE starts without it and takes it in when the route appears" && {
 	nsx "$NS_CPE" ip route del default dev wan2
 	nsx "$NS_CPE" ip -6 route del default dev wan2 2>/dev/null
-	bg "$NS_CPE" "$T/cpe2.log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
-		--concentrator "$CONC4:$PORT"
-	CPE_PID=$BG_PID
 	why=""
-	if ! wait_until 60 cpe_running; then
+	if ! cpe_start "$T/cpe2.log" $PORT; then
 		why="did not start: $(tail -n3 "$T/cpe2.log" | tr '\n' ' ')"
 	elif [ "$(link up wan2)" != false ] || has_ep $NEW2 || ! through 4 late4; then
 		why="at start: wan2 up=$(link up wan2), endpoints: $(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';')"

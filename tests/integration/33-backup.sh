@@ -20,18 +20,8 @@ T=$MPC_TMP
 MIB=16
 
 lab_create --shape 10,10 || { echo "not ok - lab set-up"; exit 1; }
-PINC=$(pin_dir conc)
-PINE=$(pin_dir cpe)
-
-bg "$NS_CONC" "$T/conc.log" "$MPCONV" -v --pin-path "$PINC" concentrator \
-	--listen "$CONC4:$PORT" --allow 198.51.100.0/24
-CONC_PID=$BG_PID
-wait_listen "$NS_CONC" $PORT || { echo "not ok - concentrator start"; dump_logs "$T/conc.log"; exit 1; }
-cpe_running() { "$MPCONV" --pin-path "$PINE" status >/dev/null 2>&1; }
-bg "$NS_CPE" "$T/cpe.log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
-	--backup wan2 --concentrator "$CONC4:$PORT"
-CPE_PID=$BG_PID
-wait_until 60 cpe_running || { echo "not ok - cpe start"; dump_logs "$T/cpe.log"; exit 1; }
+conc_start $PORT || { echo "not ok - concentrator start"; exit 1; }
+cpe_start "$T/cpe.log" $PORT --backup wan2 || { echo "not ok - cpe start"; exit 1; }
 
 # rx IF: bytes received on a WAN link since the CPE started
 rx() {
@@ -228,10 +218,7 @@ half_closing_download() {
 tcase "a usable-looking link that opens no subflow: one FIN waits the bound, later ones are not held" && {
 	# a fresh CPE (no hold-off left from earlier cases), 300 ms bound
 	stop_pid $CPE_PID
-	bg "$NS_CPE" "$T/cpe2.log" "$MPCONV" -v --pin-path "$PINE" cpe --lan lan --wan wan1,wan2 \
-		--backup wan2 --concentrator "$CONC4:$PORT" --fin-hold 300
-	CPE_PID=$BG_PID
-	wait_until 60 cpe_running
+	cpe_start "$T/cpe2.log" $PORT --backup wan2 --fin-hold 300
 	# the concentrator cannot answer wan2 any more (its replies to the
 	# address are blackholed), while wan2 keeps carrier and routes
 	nsx "$NS_CONC" ip route add blackhole $CPE_WAN2_4/32
