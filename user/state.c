@@ -23,7 +23,7 @@
 /* Pins that belong to a daemon run; mpc_fb_cache is deliberately absent. */
 static const char *const own_pins[] = {
 	"mpc_stats",   "mpc_dstats", "mpc_binds", "mpc_info",	"mpc_links",
-	"mpc_dst_pol", "mpc_ports",  "mpc_allow", "mpc_tokens",
+	"mpc_dst_pol", "mpc_ports",  "mpc_allow", "mpc_tokens", "mpc_synack",
 };
 
 static bool on_bpffs(const char *path)

@@ -46,7 +46,8 @@ static bool state_open(struct mpc_state *st)
 	return ASSERT_OK(mpc_state_open(st, pin_dir, NULL), "mpc_state_open");
 }
 
-/* the daemon's own close, then what it leaves on purpose: the cache pin */
+/* the daemon's own close, then what it leaves on purpose: the cache pin
+ * (the directory must then be empty: rmdir fails on anything else left) */
 static void state_close(struct mpc_state *st)
 {
 	char path[128];
@@ -54,7 +55,7 @@ static void state_close(struct mpc_state *st)
 	mpc_state_close(st);
 	snprintf(path, sizeof(path), "%s/mpc_fb_cache", pin_dir);
 	unlink(path);
-	rmdir(pin_dir);
+	ASSERT_OK(rmdir(pin_dir) ? -errno : 0, "nothing else left pinned");
 }
 
 /* a.b.c.d or v6 text -> the 16-byte key form (IPv4-mapped for IPv4) */
