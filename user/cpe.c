@@ -527,7 +527,7 @@ static void cpe_sweep(void *arg)
  * a connection that already has its subflows never waits.
  */
 #define CPE_FIN_HOLD_MS 1000
-#define CPE_FIN_POLL_MS 20
+#define CPE_FIN_POLL_MS 5	  /* the FIN leaves at most this long after the subflows are up */
 #define CPE_FIN_HOLD_OFF_MS 30000 /* no holds for this long after one expired */
 
 static int est_subflows(int fd)
