@@ -461,15 +461,22 @@ cpe_start() {
 	wait_until 60 cpe_running || { dump_logs "$log"; return 1; }
 }
 
+# wan_sf SRC: established TCP subflows from SRC to $CONC4, seen on the CPE
+wan_sf() { nsx "$NS_CPE" ss -Htn state established src "$1" dst "$CONC4" | grep -c .; }
+wan_sf_is() { [ "$(wan_sf "$1")" = "$2" ]; }	# wan_sf_is SRC N (for wait_until)
+
 # counters_flushed PIN: wait (at most 5 s) until the daemon pinned at PIN
 # has written all its counters at least once after this call: two more
 # flushes, the first of which may have started before the call.
-_flushes() {	# 0 before the daemon's first flush (zero counters are not listed)
+# daemon_counter PIN NAME: a daemon event counter, 0 when not listed
+# (zero counters are not); fails when the daemon's stats cannot be read
+daemon_counter() {
 	local n
 	n=$("$MPCONV" --pin-path "$1" -j stats) || return 1
-	n=$(grep -o '"counter_flushes":[0-9]*' <<<"$n" | grep -o '[0-9]*$')
+	n=$(grep -o "\"$2\":[0-9]*" <<<"$n" | grep -o '[0-9]*$')
 	echo "${n:-0}"
 }
+_flushes() { daemon_counter "$1" counter_flushes; }
 _flushed_past() { [ "$(_flushes "$1")" -ge "$2" ]; }
 counters_flushed() {
 	local f0

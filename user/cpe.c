@@ -188,6 +188,22 @@ static int link_of_addr(struct cpe *cp, const struct sockaddr_storage *ss)
  * that closed vanish from the sum, so only increases are accumulated.
  */
 #define CPE_MAX_SF 16
+struct sf_infos {
+	struct mptcp_subflow_data d;
+	struct tcp_info t[CPE_MAX_SF];
+};
+
+/* tcp_info of every subflow of an MPTCP socket: 0, or -1 (not MPTCP) */
+static int sf_tcpinfo(int fd, struct sf_infos *infos)
+{
+	socklen_t len = sizeof(*infos);
+
+	memset(&infos->d, 0, sizeof(infos->d));
+	infos->d.size_subflow_data = sizeof(infos->d);
+	infos->d.size_user = sizeof(infos->t[0]);
+	return getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, infos, &len) ? -1 : 0;
+}
+
 static void acct_poll(struct mpc_conn *c)
 {
 	struct cpe *cp = g_cpe;
@@ -196,10 +212,7 @@ static void acct_poll(struct mpc_conn *c)
 		struct mptcp_subflow_data d;
 		struct mptcp_subflow_addrs a[CPE_MAX_SF];
 	} addrs;
-	struct {
-		struct mptcp_subflow_data d;
-		struct tcp_info t[CPE_MAX_SF];
-	} infos;
+	struct sf_infos infos;
 	uint8_t sf[CPE_MAX_WAN] = { 0 };
 	uint64_t tx[CPE_MAX_WAN] = { 0 }, rx[CPE_MAX_WAN] = { 0 };
 	socklen_t len;
@@ -214,11 +227,7 @@ static void acct_poll(struct mpc_conn *c)
 	len = sizeof(addrs);
 	if (getsockopt(c->b.ev.fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, &addrs, &len))
 		return;
-	memset(&infos.d, 0, sizeof(infos.d));
-	infos.d.size_subflow_data = sizeof(infos.d);
-	infos.d.size_user = sizeof(infos.t[0]);
-	len = sizeof(infos);
-	if (getsockopt(c->b.ev.fd, SOL_MPTCP, MPTCP_TCPINFO, &infos, &len))
+	if (sf_tcpinfo(c->b.ev.fd, &infos))
 		return;
 	n = addrs.d.num_subflows < infos.d.num_subflows ? addrs.d.num_subflows :
 							  infos.d.num_subflows;
@@ -532,17 +541,10 @@ static void cpe_sweep(void *arg)
 
 static int est_subflows(int fd)
 {
-	struct {
-		struct mptcp_subflow_data d;
-		struct tcp_info t[CPE_MAX_SF];
-	} infos;
-	socklen_t len = sizeof(infos);
+	struct sf_infos infos;
 	int i, n = 0;
 
-	memset(&infos.d, 0, sizeof(infos.d));
-	infos.d.size_subflow_data = sizeof(infos.d);
-	infos.d.size_user = sizeof(infos.t[0]);
-	if (getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, &infos, &len))
+	if (sf_tcpinfo(fd, &infos))
 		return -1;
 	for (i = 0; i < (int)infos.d.num_subflows && i < CPE_MAX_SF; i++)
 		n += infos.t[i].tcpi_state == 1; /* TCP_ESTABLISHED */

@@ -25,8 +25,6 @@ T=$MPC_TMP
 conc_start $PORT || { echo "not ok - concentrator start"; exit 1; }
 cpe_start "$T/cpe.log" $PORT || { echo "not ok - cpe start"; exit 1; }
 
-# sf SRC: established TCP subflows from SRC to the concentrator on the CPE
-sf() { nsx "$NS_CPE" ss -Htn state established src "$1" dst "$CONC4" | grep -c .; }
 # link FIELD IF: a field of the CPE's status for one WAN link
 link() {
 	"$MPCONV" --pin-path "$PINE" -j status | /usr/bin/python3 -c '
@@ -35,15 +33,10 @@ for l in json.load(sys.stdin)["links"]:
     if l["interface"] == sys.argv[2]:
         print(str(l[sys.argv[1]]).lower())' "$1" "$2"
 }
-counter() {	# counter NAME: a daemon counter of the CPE
-	"$MPCONV" --pin-path "$PINE" -j stats | /usr/bin/python3 -c '
-import json, sys
-print(json.load(sys.stdin)["daemon"].get(sys.argv[1], 0))' "$1"
-}
+counter() { daemon_counter "$PINE" "$1"; }	# counter NAME: a CPE daemon counter
 # conditions for wait_until (its arguments are expanded once, at the
 # call: a "$(...)" there would be a constant)
 link_is() { [ "$(link "$2" "$1")" = "$3" ]; }		# link_is IF FIELD VALUE
-sf_is() { [ "$(sf "$1")" = "$2" ]; }			# sf_is SRC N
 counter_moved() { [ "$(link bytes_tx "$1")" -gt "$2" ]; }	# counter_moved IF BYTES
 counter_gt() { [ "$(counter "$1")" -gt "$2" ]; }	# counter_gt NAME N
 has_ep() { nsx "$NS_CPE" ip mptcp endpoint show | grep -q "^$1 "; }
@@ -85,10 +78,10 @@ echoed() { [ "$(stat -c %s "$T/rx4" 2>/dev/null)" = 1048576 ] &&
 	[ "$(stat -c %s "$T/rx6" 2>/dev/null)" = 1048576 ]; }
 
 tcase "two held connections open, each with its initial subflow on wan1" && {
-	if wait_until 30 echoed && wait_until 10 sf_is $CPE_WAN1_4 2; then
+	if wait_until 30 echoed && wait_until 10 wan_sf_is $CPE_WAN1_4 2; then
 		pass
 	else
-		fail "echoed: $(stat -c %s "$T/rx4" "$T/rx6" 2>&1 | tr '\n' ' ') wan1 subflows $(sf $CPE_WAN1_4)"
+		fail "echoed: $(stat -c %s "$T/rx4" "$T/rx6" 2>&1 | tr '\n' ' ') wan1 subflows $(wan_sf $CPE_WAN1_4)"
 		dump_logs "$T/cpe.log"
 	fi
 }
@@ -96,13 +89,13 @@ tcase "two held connections open, each with its initial subflow on wan1" && {
 # --- carrier loss on the primary link -----------------------------------
 down0=$(counter wan_link_down)
 rm0=$(nstat_get "$NS_CONC" MPTcpExtRmAddr)
-sf2=$(sf $CPE_WAN2_4)
+sf2=$(wan_sf $CPE_WAN2_4)
 nsx "$NS_CONC" ip link set acc1 down
 
 tcase "wan1 loses carrier: marked down, its endpoint withdrawn, its subflows closed" && {
 	# the daemon's counters reach the pinned map once a second
 	if wait_until 10 link_is wan1 up false && wait_until 10 no_ep $CPE_WAN1_4 &&
-		wait_until 10 sf_is $CPE_WAN1_4 0 && wait_until 3 counter_gt wan_link_down "$down0"; then
+		wait_until 10 wan_sf_is $CPE_WAN1_4 0 && wait_until 3 counter_gt wan_link_down "$down0"; then
 		# the concentrator was told over the surviving subflows
 		# (REMOVE_ADDR), on the connections that had one
 		rm_got() { [ "$(nstat_get "$NS_CONC" MPTcpExtRmAddr)" -ge $((rm0 + sf2)) ]; }
@@ -112,7 +105,7 @@ tcase "wan1 loses carrier: marked down, its endpoint withdrawn, its subflows clo
 			fail "concentrator MPTcpExtRmAddr $rm0 -> $(nstat_get "$NS_CONC" MPTcpExtRmAddr), want +$sf2"
 		fi
 	else
-		fail "up=$(link up wan1) subflows=$(sf $CPE_WAN1_4) down=$(counter wan_link_down) endpoints: $(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';')"
+		fail "up=$(link up wan1) subflows=$(wan_sf $CPE_WAN1_4) down=$(counter wan_link_down) endpoints: $(nsx "$NS_CPE" ip mptcp endpoint show | tr '\n' ';')"
 		dump_logs "$T/cpe.log"
 	fi
 }
@@ -138,10 +131,10 @@ nsx "$NS_CONC" ip link set acc1 up
 
 tcase "wan1 carrier back: endpoint restored, both held connections get a wan1 subflow again" && {
 	if wait_until 10 link_is wan1 up true && wait_until 10 has_ep $CPE_WAN1_4 &&
-		wait_until 20 sf_is $CPE_WAN1_4 2 && wait_until 3 counter_gt wan_link_restored "$up0"; then
+		wait_until 20 wan_sf_is $CPE_WAN1_4 2 && wait_until 3 counter_gt wan_link_restored "$up0"; then
 		pass
 	else
-		fail "up=$(link up wan1) wan1 subflows=$(sf $CPE_WAN1_4) wan2 subflows=$(sf $CPE_WAN2_4) restored=$(counter wan_link_restored) MPJoinRejected(conc)=$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)"
+		fail "up=$(link up wan1) wan1 subflows=$(wan_sf $CPE_WAN1_4) wan2 subflows=$(wan_sf $CPE_WAN2_4) restored=$(counter wan_link_restored) MPJoinRejected(conc)=$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)"
 		dump_logs "$T/cpe.log"
 	fi
 }
@@ -173,7 +166,7 @@ tcase "after the outage the held connections carry 4 MiB more each, on both link
 }
 
 # --- administrative down and up: the kernel deletes the link's routes ---
-tcase "wan2 down and up again (routes put back as a DHCP client would): table refilled, endpoint back, new connections use it" && {
+tcase "wan2 down and up again (routes put back as a DHCP client would): table refilled, endpoint back, a new connection is converted" && {
 	nsx "$NS_CPE" ip link set wan2 down
 	wait_until 10 link_is wan2 up false
 	r1=$?
@@ -210,7 +203,7 @@ tcase "wan2 changes address: the old endpoint and source rule go, the new addres
 		bg "$NS_CLI" "$T/new.log" /usr/bin/python3 "$HOLD" "$SRV4" $((SPORT + 2)) "$T/up1" \
 			"$T/rxn" "$T/gate2"
 		hp=$BG_PID
-		wait_until 20 sf_is $NEW2 1
+		wait_until 20 wan_sf_is $NEW2 1
 		got=$?
 		touch "$T/gate2"
 		wait_pid_exit $hp 30

@@ -32,9 +32,6 @@ for l in json.load(sys.stdin)["links"]:
         print(l["bytes_rx"])' "$1"
 }
 grew() { [ "$(rx "$1")" -ge "$2" ]; }	# grew IF BYTES
-# sf SRC: established TCP subflows from SRC to the concentrator
-sf() { nsx "$NS_CPE" ss -Htn state established src "$1" dst "$CONC4" | grep -c .; }
-sf_is() { [ "$(sf "$1")" = "$2" ]; }
 
 tcase "the backup link's endpoint carries the backup flag" && {
 	if nsx "$NS_CPE" ip mptcp endpoint show | grep "^$CPE_WAN2_4 " | grep -qw backup &&
@@ -66,7 +63,7 @@ got_size_ge() { [ "$(stat -c %s "$T/got" 2>/dev/null || echo 0)" -ge "$1" ]; }
 
 tcase "primary up: the download uses wan1, the backup stays (nearly) idle" && {
 	# both subflows up, then 2 MiB of the download
-	if wait_until 10 sf_is $CPE_WAN2_4 1 && counters_flushed "$PINE"; then
+	if wait_until 10 wan_sf_is $CPE_WAN2_4 1 && counters_flushed "$PINE"; then
 		a0=$(rx wan1) b0=$(rx wan2)
 		wait_until 20 got_size_ge $((2 * 1048576))
 		counters_flushed "$PINE"
@@ -165,7 +162,7 @@ tcase "the download survives both switches intact" && {
 tcase "a client that half-closes at once still gets its second subflow (the CPE holds the FIN), data intact" && {
 	# mpc_peer sends nothing and shuts its side at once: without the
 	# hold the CPE's DATA_FIN would beat the kernel's MP_JOIN
-	f0=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"fin_held_for_subflows":[0-9]*' | grep -o '[0-9]*$')
+	f0=$(daemon_counter "$PINE" fin_held_for_subflows)
 	rej0=$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)
 	# joins the CPE completed (this is the only connection now)
 	jn0=$(nstat_get "$NS_CPE" MPTcpExtMPJoinSynAckRx)
@@ -184,7 +181,7 @@ tcase "a client that half-closes at once still gets its second subflow (the CPE 
 	crc=$?
 	wait_pid_exit $spid 10
 	counters_flushed "$PINE"
-	f1=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o '"fin_held_for_subflows":[0-9]*' | grep -o '[0-9]*$')
+	f1=$(daemon_counter "$PINE" fin_held_for_subflows)
 	if [ $crc != 0 ] || ! cmp -s "$T/want2" "$T/got2"; then
 		fail "client $crc, data $(data_diff "$T/want2" "$T/got2")"
 	elif [ $joined != 0 ] && [ "$(nstat_get "$NS_CONC" MPTcpExtMPJoinRejected)" -gt "$rej0" ]; then
@@ -197,11 +194,7 @@ tcase "a client that half-closes at once still gets its second subflow (the CPE 
 	fi
 }
 
-dcount() {	# dcount NAME: a CPE daemon counter
-	local n
-	n=$("$MPCONV" --pin-path "$PINE" -j stats | grep -o "\"$1\":[0-9]*" | grep -o '[0-9]*$')
-	echo "${n:-0}"
-}
+dcount() { daemon_counter "$PINE" "$1"; }	# dcount NAME: a CPE daemon counter
 # half_closing_download PORT: 1 MiB to a client that shuts its side at once
 half_closing_download() {
 	bg "$NS_SRV" "$T/srv$1.log" "$PEER" --listen "$SRV4:$1" --tcp --source-bytes 1048576 \
